@@ -1,0 +1,2 @@
+"""evaluators"""
+__all__: list[str] = []

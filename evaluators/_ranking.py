@@ -1,0 +1,479 @@
+"""Discrimination: AUROC (Mann-Whitney), DeLong intervals and paired test, ROC and precision-recall curves.
+
+Everything here starts from one sort of the scores: tie groups (runs of equal scores) and the number of
+positives and negatives in each give the AUROC, the DeLong placement values (Sun & Xu 2014) and the curves.
+
+References
+----------
+DeLong ER, DeLong DM, Clarke-Pearson DL. Comparing the areas under two or more correlated receiver operating
+characteristic curves: a nonparametric approach. Biometrics 1988;44:837-845.
+Sun X, Xu W. Fast implementation of DeLong's algorithm for comparing the areas under correlated receiver
+operating characteristic curves. IEEE Signal Processing Letters 2014;21(11):1389-1393.
+Robin X et al. pROC: an open-source package for R and S+ to analyze and compare ROC curves. BMC Bioinformatics
+2011;12:77.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from evaluators import _inputs
+from evaluators._bootstrap import (
+    chunk_size,
+    draw_counts,
+    interval_from_replicates,
+    make_layout,
+    run_chunks,
+    seed_sequence,
+)
+from evaluators._records import Comparison, Estimate
+from evaluators.exceptions import InvalidInputError, InvalidParameterError
+
+__all__ = ["auroc", "auroc_ci", "average_precision", "compare_auroc", "pr_curve", "roc_curve"]
+
+
+@dataclass(frozen=True, slots=True)
+class _Ranked:
+    """Scores sorted once, with per-tie-group class totals (ascending score)."""
+
+    order: np.ndarray        # case indices in ascending score order
+    starts: np.ndarray       # start of each tie group in sorted order
+    gid_sorted: np.ndarray | None  # tie group of each sorted position (None: no ties, identity)
+    pos: np.ndarray          # (weighted) positives per group
+    neg: np.ndarray          # (weighted) negatives per group
+    values: np.ndarray       # score of each group
+
+    @property
+    def n_groups(self) -> int:
+        return int(self.starts.shape[0])
+
+    def case_group(self) -> np.ndarray:
+        """Tie group of each case, in case order."""
+        g = np.empty(self.order.shape[0], dtype=np.intp)
+        g[self.order] = np.arange(self.order.shape[0]) if self.gid_sorted is None else self.gid_sorted
+        return g
+
+
+def _rank(y: np.ndarray, s: np.ndarray, w: np.ndarray | None = None) -> _Ranked:
+    order = np.argsort(s)
+    ss = s[order]
+    n = ss.shape[0]
+    boundary = np.empty(n, dtype=bool)
+    if n:
+        boundary[0] = True
+        np.not_equal(ss[1:], ss[:-1], out=boundary[1:])
+    starts = np.flatnonzero(boundary)
+    yp = y[order].astype(np.float64)
+    if w is not None:
+        ws = w[order]
+        yn = (1.0 - yp) * ws
+        yp = yp * ws
+    else:
+        yn = 1.0 - yp
+    if starts.shape[0] == n:
+        return _Ranked(order, starts, None, yp, yn, ss)
+    gid = np.cumsum(boundary) - 1
+    return _Ranked(order, starts, gid, np.add.reduceat(yp, starts), np.add.reduceat(yn, starts), ss[starts])
+
+
+def _auc_from_groups(pos: np.ndarray, neg: np.ndarray) -> float:
+    n1 = pos.sum()
+    n0 = neg.sum()
+    if n1 <= 0 or n0 <= 0:
+        return math.nan
+    below = np.cumsum(neg) - neg
+    return float(np.dot(pos, below + 0.5 * neg) / (n1 * n0))
+
+
+def _prepare(y_true: Any, y_score: Any, pos_label: Any) -> tuple[np.ndarray, np.ndarray]:
+    y = _inputs.binary_labels(y_true, pos_label=pos_label)
+    s = _inputs.scores(y_score, n=y.shape[0])
+    return y, s
+
+
+def _one_class_note(n_pos: int, n_neg: int) -> str:
+    if n_pos + n_neg == 0:
+        return "undefined: no cases"
+    return f"undefined: needs both classes (n_pos={n_pos}, n_neg={n_neg})"
+
+
+def auroc(y_true: Any, y_score: Any, *, sample_weight: Any = None, pos_label: Any = None) -> float:
+    """Area under the ROC curve by the Mann-Whitney statistic.
+
+    A positive scored above a negative counts 1, a tie 1/2. Higher scores mean positive; the curve is never
+    flipped, so a model worse than chance gets an AUROC below 0.5.
+
+    Parameters
+    ----------
+    y_true : array-like of shape (n_samples,)
+        Reference labels: bool or 0/1, or any two labels with ``pos_label``.
+    y_score : array-like of shape (n_samples,)
+        Finite scores; higher means more likely positive.
+    sample_weight : array-like of shape (n_samples,), optional
+        Non-negative case weights (a weight of k counts as k copies).
+    pos_label : optional
+        The positive label when ``y_true`` is not bool or 0/1.
+
+    Returns
+    -------
+    float
+        AUROC in [0, 1]; NaN if either class is absent.
+
+    Examples
+    --------
+    >>> auroc([0, 0, 1, 1], [0.1, 0.4, 0.35, 0.8])
+    0.75
+    >>> auroc([0, 1], [0.5, 0.5])
+    0.5
+    """
+    y, s = _prepare(y_true, y_score, pos_label)
+    w = _inputs.weights(sample_weight, n=y.shape[0])
+    r = _rank(y, s, w)
+    return _auc_from_groups(r.pos, r.neg)
+
+
+def _delong_components(r: _Ranked) -> tuple[float, np.ndarray, np.ndarray]:
+    """AUROC and the per-group placement values V10 (for positives) and V01 (for negatives)."""
+    n1 = r.pos.sum()
+    n0 = r.neg.sum()
+    below = np.cumsum(r.neg) - r.neg
+    above = n1 - np.cumsum(r.pos)
+    v10 = (below + 0.5 * r.neg) / n0
+    v01 = (above + 0.5 * r.pos) / n1
+    auc = float(np.dot(r.pos, v10) / n1)
+    return auc, v10, v01
+
+
+def _delong_variance(r: _Ranked) -> tuple[float, float]:
+    auc, v10, v01 = _delong_components(r)
+    n1 = r.pos.sum()
+    n0 = r.neg.sum()
+    s10 = float(np.dot(r.pos, (v10 - auc) ** 2) / (n1 - 1))
+    s01 = float(np.dot(r.neg, (v01 - auc) ** 2) / (n0 - 1))
+    return auc, s10 / n1 + s01 / n0
+
+
+def auroc_ci(y_true: Any, y_score: Any, *, method: str = "delong", level: float = 0.95, n_boot: int = 2000,
+             seed: Any = None, strata: Any = None, clusters: Any = None, interval: str = "percentile",
+             workers: int = 1, pos_label: Any = None) -> Estimate:
+    """AUROC with a confidence interval.
+
+    Parameters
+    ----------
+    y_true : array-like of shape (n_samples,)
+        Reference labels (bool or 0/1, or use ``pos_label``).
+    y_score : array-like of shape (n_samples,)
+        Finite scores, higher = positive.
+    method : {"delong", "bootstrap"}
+        ``"delong"``: Wald interval ``auc +/- z * sqrt(var)`` with DeLong's variance computed as in Sun & Xu (2014),
+        truncated to [0, 1] (as pROC does). ``"bootstrap"``: resampling stratified by class (and by ``strata``,
+        e.g. site), or by whole ``clusters`` (patients) within ``strata``.
+    level : float
+        Confidence level, e.g. 0.95.
+    n_boot : int
+        Bootstrap replicates.
+    seed : int, SeedSequence or Generator
+        Required for ``method="bootstrap"``; the result is identical for any ``workers``.
+    strata : array-like of shape (n_samples,), optional
+        Extra stratification (site) for the bootstrap.
+    clusters : array-like of shape (n_samples,), optional
+        Patient id when a patient has several cases; clusters are resampled whole, stratified by ``strata``
+        only (a patient may have cases of both classes).
+    interval : {"percentile", "bca"}
+        Bootstrap interval method. BCa uses the closed-form leave-one-case-out jackknife of the AUROC.
+    workers : int
+        Threads for the bootstrap.
+    pos_label : optional
+        Positive label when ``y_true`` is not bool or 0/1.
+
+    Returns
+    -------
+    Estimate
+        ``se`` is DeLong's standard error for ``method="delong"``. NaN with a note if a class is absent or
+        (DeLong) a class has a single case.
+
+    References
+    ----------
+    DeLong et al., Biometrics 1988; Sun & Xu, IEEE SPL 2014; Efron & Tibshirani 1993 (bootstrap, BCa).
+
+    Examples
+    --------
+    >>> e = auroc_ci([0, 0, 1, 1, 0, 1], [0.1, 0.4, 0.35, 0.8, 0.2, 0.9])
+    >>> round(e.estimate, 4), e.method
+    (0.8889, 'delong')
+    """
+    y, s = _prepare(y_true, y_score, pos_label)
+    _inputs.level_z(level)
+    n = int(y.shape[0])
+    n_pos = int(y.sum())
+    n_neg = n - n_pos
+    if method not in ("delong", "bootstrap"):
+        raise InvalidParameterError(f"method must be 'delong' or 'bootstrap'; got {method!r}.")
+    label = "delong" if method == "delong" else f"bootstrap-{interval}"
+    if n_pos == 0 or n_neg == 0:
+        return Estimate.undefined(_one_class_note(n_pos, n_neg), level=level, method=label, n=n,
+                                  n_pos=n_pos, n_neg=n_neg)
+    if method == "delong":
+        return _delong_ci(y, s, level=level, n_pos=n_pos, n_neg=n_neg)
+    return _bootstrap_ci(y, s, level=level, n_boot=n_boot, seed=seed, strata=strata, clusters=clusters,
+                         interval=interval, workers=workers)
+
+
+def _delong_ci(y: np.ndarray, s: np.ndarray, *, level: float, n_pos: int, n_neg: int) -> Estimate:
+    n = n_pos + n_neg
+    r = _rank(y, s)
+    if n_pos < 2 or n_neg < 2:
+        auc = _auc_from_groups(r.pos, r.neg)
+        return Estimate(estimate=auc, level=level, method="delong", n=n, n_pos=n_pos, n_neg=n_neg,
+                        note=f"no DeLong interval: needs >= 2 cases of each class (n_pos={n_pos}, n_neg={n_neg})")
+    auc, var = _delong_variance(r)
+    se = math.sqrt(max(var, 0.0))
+    z = _inputs.level_z(level)
+    low, high = auc - z * se, auc + z * se
+    notes = []
+    if se == 0.0:
+        notes.append("zero DeLong variance (complete separation or constant placements); interval is degenerate")
+    if low < 0.0 or high > 1.0:
+        notes.append("interval truncated to [0, 1]")
+    return Estimate(estimate=auc, ci_low=max(low, 0.0), ci_high=min(high, 1.0), level=level, method="delong",
+                    n=n, n_pos=n_pos, n_neg=n_neg, se=se, note="; ".join(notes))
+
+
+def _pair_kernel(wp: np.ndarray, wn_sorted: np.ndarray, lo: np.ndarray, hi: np.ndarray | None,
+                 fixed_den: float | None) -> np.ndarray:
+    """Weighted AUROC for a chunk of replicates.
+
+    ``wp`` (m, n1) weights of positives; ``wn_sorted`` (m, n0) weights of negatives in ascending score order;
+    ``lo``/``hi``: number of negatives strictly below / at or below each positive (``hi=None`` if equal).
+    """
+    m, n0 = wn_sorted.shape
+    cum = np.zeros((m, n0 + 1), dtype=wn_sorted.dtype)
+    np.cumsum(wn_sorted, axis=1, out=cum[:, 1:])
+    if hi is None:
+        num2 = 2 * np.einsum("ij,ij->i", wp, cum[:, lo])
+    else:
+        num2 = np.einsum("ij,ij->i", wp, cum[:, lo] + cum[:, hi])
+    if fixed_den is not None:
+        return num2 / (2.0 * fixed_den)
+    den = wp.sum(axis=1).astype(np.float64) * wn_sorted.sum(axis=1)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(den > 0, num2 / (2.0 * np.where(den > 0, den, 1.0)), np.nan)
+
+
+def _bootstrap_ci(y: np.ndarray, s: np.ndarray, *, level: float, n_boot: int, seed: Any, strata: Any,
+                  clusters: Any, interval: str, workers: int) -> Estimate:
+    if interval not in ("percentile", "bca"):
+        raise InvalidParameterError(f"interval must be 'percentile' or 'bca'; got {interval!r}.")
+    if isinstance(n_boot, bool) or not isinstance(n_boot, int) or n_boot < 2:
+        raise InvalidParameterError(f"n_boot must be an int >= 2 (2000 is usual); got {n_boot!r}.")
+    root = seed_sequence(seed)
+    n = y.shape[0]
+    n_pos = int(y.sum())
+    n_neg = n - n_pos
+    r = _rank(y, s)
+    auc, v10, v01 = _delong_components(r)
+    order = r.order
+    # Number of negatives strictly below / at-or-below each case's score (per tie group).
+    cum_neg = np.cumsum(r.neg)
+    lo_g = (cum_neg - r.neg).astype(np.int64)
+    hi_g = cum_neg.astype(np.int64)
+    group = r.case_group()
+    ties = bool(np.any(r.neg[r.pos > 0] > 0) and np.any(r.pos > 0))
+    site = None if strata is None else _inputs.groups(strata, n=n, name="strata")
+
+    if clusters is None:
+        n_sites = 1 if site is None else int(site.max()) + 1
+        key = y.astype(np.intp) * n_sites + (0 if site is None else site)
+        layout = make_layout(n, strata=key, order=order)
+        pos_cases_layout = np.empty(n_pos, dtype=np.intp)
+        pos_mask = y
+        pos_cases = np.flatnonzero(pos_mask)
+        pos_cases_layout[layout.case_position[pos_cases] - n_neg] = pos_cases
+        lo = lo_g[group[pos_cases_layout]]
+        hi = hi_g[group[pos_cases_layout]] if ties else None
+        neg_sorted = order[~y[order]]
+        neg_gather = layout.case_position[neg_sorted]
+        identity = bool(np.array_equal(neg_gather, np.arange(n_neg)))
+        den = float(n_pos) * float(n_neg)
+
+        def fn(a: int, b: int) -> np.ndarray:
+            counts = draw_counts(layout.sizes, root, a, b)
+            wn = counts[:, :n_neg] if identity else counts[:, neg_gather]
+            return _pair_kernel(counts[:, n_neg:], wn, lo, hi, den)
+
+        chunk = chunk_size(n)
+    else:
+        layout = make_layout(n, strata=site, clusters=clusters, order=order)
+        pos_cases = np.flatnonzero(y)
+        neg_sorted = order[~y[order]]
+        lo = lo_g[group[pos_cases]]
+        hi = hi_g[group[pos_cases]] if ties else None
+        pos_units = layout.case_position[pos_cases]
+        neg_units = layout.case_position[neg_sorted]
+
+        def fn(a: int, b: int) -> np.ndarray:
+            counts = draw_counts(layout.sizes, root, a, b)
+            return _pair_kernel(counts[:, pos_units], counts[:, neg_units], lo, hi, None)
+
+        chunk = chunk_size(n + layout.n_units)
+
+    reps = run_chunks(fn, n_boot, chunk=chunk, workers=workers)
+
+    def jackknife() -> np.ndarray:
+        if clusters is not None:
+            from evaluators._bootstrap import jackknife_values
+
+            pos_cases_ = np.flatnonzero(y)
+            neg_sorted_ = order[~y[order]]
+
+            def stat(w: np.ndarray) -> np.ndarray:
+                return _pair_kernel(w[:, pos_cases_], w[:, neg_sorted_], lo, hi, None)
+
+            return jackknife_values(stat, n, clusters=clusters)
+        jk_pos = (n_pos * auc - v10[group[y]]) / (n_pos - 1) if n_pos > 1 else np.full(n_pos, np.nan)
+        jk_neg = (n_neg * auc - v01[group[~y]]) / (n_neg - 1) if n_neg > 1 else np.full(n_neg, np.nan)
+        return np.concatenate([jk_pos, jk_neg])
+
+    low, high, note = interval_from_replicates(reps, estimate=auc, method=interval, level=level,
+                                               jackknife=jackknife)
+    return Estimate(estimate=auc, ci_low=low, ci_high=high, level=level, method=f"bootstrap-{interval}", n=n,
+                    n_pos=n_pos, n_neg=n_neg, note=note)
+
+
+def compare_auroc(y_true: Any, score_a: Any, score_b: Any, *, level: float = 0.95,
+                  pos_label: Any = None) -> Comparison:
+    """Paired DeLong test of two AUROCs measured on the same cases.
+
+    Parameters
+    ----------
+    y_true : array-like of shape (n_samples,)
+        Reference labels.
+    score_a, score_b : array-like of shape (n_samples,)
+        Scores of the two models (or markers) on the same cases.
+    level : float
+        Confidence level of the interval of ``auroc(a) - auroc(b)``.
+    pos_label : optional
+        Positive label when ``y_true`` is not bool or 0/1.
+
+    Returns
+    -------
+    Comparison
+        ``difference = auroc(a) - auroc(b)``, Wald interval, ``z`` and two-sided ``p_value`` from the DeLong
+        covariance of the two placement-value vectors.
+
+    References
+    ----------
+    DeLong et al., Biometrics 1988; Sun & Xu, IEEE SPL 2014.
+    """
+    y = _inputs.binary_labels(y_true, pos_label=pos_label)
+    a = _inputs.scores(score_a, n=y.shape[0], name="score_a")
+    b = _inputs.scores(score_b, n=y.shape[0], name="score_b")
+    z_crit = _inputs.level_z(level)
+    n = int(y.shape[0])
+    n_pos = int(y.sum())
+    n_neg = n - n_pos
+    if n_pos < 2 or n_neg < 2:
+        nan = math.nan
+        return Comparison(difference=nan, ci_low=nan, ci_high=nan, z=nan, p_value=nan, method="delong-paired",
+                          level=level, n=n, n_pos=n_pos, n_neg=n_neg,
+                          note=f"undefined: needs >= 2 cases of each class (n_pos={n_pos}, n_neg={n_neg})")
+    v10s, v01s, aucs = [], [], []
+    for score in (a, b):
+        r = _rank(y, score)
+        auc, v10, v01 = _delong_components(r)
+        g = r.case_group()
+        v10s.append(v10[g[y]])
+        v01s.append(v01[g[~y]])
+        aucs.append(auc)
+    s10 = np.cov(np.vstack(v10s), ddof=1)
+    s01 = np.cov(np.vstack(v01s), ddof=1)
+    cov = s10 / n_pos + s01 / n_neg
+    var = float(cov[0, 0] + cov[1, 1] - 2.0 * cov[0, 1])
+    diff = aucs[0] - aucs[1]
+    se = math.sqrt(max(var, 0.0))
+    if se > 0:
+        from scipy.special import ndtr
+
+        z = diff / se
+        p = float(2.0 * ndtr(-abs(z)))
+        note = ""
+    else:
+        z = math.nan
+        p = 1.0 if diff == 0 else math.nan
+        note = "zero variance of the difference; no test possible"
+    return Comparison(difference=diff, ci_low=diff - z_crit * se, ci_high=diff + z_crit * se, z=z, p_value=p,
+                      method="delong-paired", level=level, estimate_a=aucs[0], estimate_b=aucs[1], n=n,
+                      n_pos=n_pos, n_neg=n_neg, note=note)
+
+
+def _descending_counts(y: np.ndarray, s: np.ndarray, w: np.ndarray | None) -> tuple[np.ndarray, ...]:
+    r = _rank(y, s, w)
+    tps = np.cumsum(r.pos[::-1])
+    fps = np.cumsum(r.neg[::-1])
+    return tps, fps, r.values[::-1] if r.gid_sorted is not None else r.values[::-1].copy()
+
+
+def roc_curve(y_true: Any, y_score: Any, *, sample_weight: Any = None,
+              pos_label: Any = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """ROC curve: one point per distinct score, from the strictest threshold down.
+
+    A case is called positive when ``score >= threshold``. The first point is (0, 0) at threshold ``+inf``;
+    no point is dropped (like ``sklearn.metrics.roc_curve(..., drop_intermediate=False)``).
+
+    Returns
+    -------
+    fpr, tpr : ndarray of shape (n_thresholds + 1,)
+        NaN if the corresponding class is absent.
+    thresholds : ndarray of shape (n_thresholds + 1,)
+        Decreasing; ``thresholds[0] = inf``.
+    """
+    y, s = _prepare(y_true, y_score, pos_label)
+    w = _inputs.weights(sample_weight, n=y.shape[0])
+    tps, fps, thr = _descending_counts(y, s, w)
+    tps = np.concatenate(([0.0], tps))
+    fps = np.concatenate(([0.0], fps))
+    with np.errstate(invalid="ignore", divide="ignore"):
+        tpr = tps / tps[-1] if tps[-1] > 0 else np.full(tps.shape, np.nan)
+        fpr = fps / fps[-1] if fps[-1] > 0 else np.full(fps.shape, np.nan)
+    return fpr, tpr, np.concatenate(([np.inf], thr))
+
+
+def pr_curve(y_true: Any, y_score: Any, *, sample_weight: Any = None,
+             pos_label: Any = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Precision-recall curve: one point per distinct score, from the strictest threshold down.
+
+    Returns
+    -------
+    precision, recall : ndarray of shape (n_thresholds,)
+        At each threshold (``score >= threshold`` is positive). Recall is NaN if there is no positive.
+    thresholds : ndarray of shape (n_thresholds,)
+        Decreasing distinct scores.
+    """
+    y, s = _prepare(y_true, y_score, pos_label)
+    w = _inputs.weights(sample_weight, n=y.shape[0])
+    tps, fps, thr = _descending_counts(y, s, w)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        precision = tps / (tps + fps)
+        recall = tps / tps[-1] if tps.size and tps[-1] > 0 else np.full(tps.shape, np.nan)
+    return precision, recall, thr
+
+
+def average_precision(y_true: Any, y_score: Any, *, sample_weight: Any = None, pos_label: Any = None) -> float:
+    """Average precision: sum over thresholds of (recall step) x precision, without interpolation.
+
+    Same definition as ``sklearn.metrics.average_precision_score``. NaN if there is no positive.
+
+    Examples
+    --------
+    >>> round(average_precision([0, 0, 1, 1], [0.1, 0.4, 0.35, 0.8]), 4)
+    0.8333
+    """
+    precision, recall, _ = pr_curve(y_true, y_score, sample_weight=sample_weight, pos_label=pos_label)
+    if recall.size == 0 or not np.isfinite(recall[-1]):
+        return math.nan
+    steps = np.diff(np.concatenate(([0.0], recall)))
+    return float(np.dot(steps, precision))
