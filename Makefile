@@ -1,0 +1,48 @@
+# clinval: the two README commands (`make demo`, `make test`) do all their own set-up.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.stamp-clinval
+PYTEST_ARGS ?=
+
+export MLFLOW_DISABLE_TELEMETRY := true
+export GX_ANALYTICS_ENABLED := false
+export DO_NOT_TRACK := 1
+export STREAMLIT_BROWSER_GATHER_USAGE_STATS := false
+export PIP_DISABLE_PIP_VERSION_CHECK := 1
+
+.PHONY: setup demo test bench dashboard clean help
+
+help:
+	@echo "make demo       set up (.venv) and run the whole pipeline on the embedded default"
+	@echo "make test       set up (.venv) and run the full test suite"
+	@echo "make bench      run every benchmark in benchmarks/ (ratios against an anchor in the same run)"
+	@echo "make dashboard  start the Streamlit dashboards on the demo home"
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+
+$(STAMP): pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install --quiet --editable '.[test]'
+	touch $(STAMP)
+
+setup: $(STAMP)
+
+demo: setup
+	$(BIN)/clinval demo
+
+test: setup
+	@set +e; $(BIN)/python -m pytest $(PYTEST_ARGS); rc=$$?; \
+	if [ $$rc -eq 5 ]; then echo "pytest collected no tests: that is a failure here" >&2; exit 1; fi; \
+	exit $$rc
+
+bench: setup
+	$(BIN)/python -m pip install --quiet --editable '.[test,bench]'
+	@for f in benchmarks/*.py; do echo "== $$f"; $(BIN)/python $$f || exit 1; done
+
+dashboard: setup
+	$(BIN)/clinval dashboard
+
+clean:
+	rm -rf $(VENV) .pytest_cache .hypothesis

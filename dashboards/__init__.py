@@ -1,0 +1,2 @@
+"""dashboards"""
+__all__: list[str] = []

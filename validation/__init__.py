@@ -1,0 +1,2 @@
+"""validation"""
+__all__: list[str] = []

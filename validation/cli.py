@@ -1,0 +1,351 @@
+"""The ``clinval`` command: a thin layer over the service functions.
+
+Each command parses options, calls one service function with the caller's principal, and prints a human summary
+(or JSON with ``--json``). User errors exit non-zero with one line saying what was wrong and one with a hint;
+never a traceback.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from dataclasses import asdict, is_dataclass
+from typing import Any
+
+import click
+
+from validation.exceptions import ClinvalError
+
+__all__ = ["main", "cli"]
+
+CONTEXT_SETTINGS = {"help_option_names": ["-h", "--help"], "max_content_width": 110}
+
+
+class _Group(click.Group):
+    """A group that turns platform errors into one clean line and an exit code."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except ClinvalError as exc:
+            click.echo(f"Error: {exc.message}", err=True)
+            if exc.hint:
+                click.echo(f"Hint: {exc.hint}", err=True)
+            ctx.exit(exc.exit_code)
+        except KeyboardInterrupt:
+            click.echo("Interrupted.", err=True)
+            ctx.exit(130)
+        except (click.exceptions.Exit, click.ClickException, click.Abort):
+            raise
+        except Exception as exc:  # a bug: say so in one line; the traceback only on request
+            if os.environ.get("CLINVAL_DEBUG"):
+                raise
+            click.echo(f"Error: internal error ({type(exc).__name__}); nothing was changed by the failed step", err=True)
+            click.echo("Hint: run again with CLINVAL_DEBUG=1 to see the traceback, and report it", err=True)
+            ctx.exit(70)
+
+
+class _State:
+    def __init__(self, home: str | None, token: str | None) -> None:
+        self.home = home
+        self.token = token
+        self._platform = None
+
+    def settings(self):
+        from validation.config import load_settings
+
+        return load_settings(home=self.home)
+
+    def platform(self):
+        if self._platform is None:
+            from validation.platform import open_platform
+
+            self._platform = open_platform(self.settings())
+        return self._platform
+
+    def principal(self):
+        from validation.platform import resolve_principal
+
+        return resolve_principal(self.platform(), self.token)
+
+    def close(self) -> None:
+        if self._platform is not None:
+            self._platform.close()
+
+
+def _to_data(value: Any) -> Any:
+    if is_dataclass(value):
+        return {k: _to_data(v) for k, v in asdict(value).items()}
+    if isinstance(value, (list, tuple)):
+        return [_to_data(v) for v in value]
+    if isinstance(value, dict):
+        return {k: _to_data(v) for k, v in value.items()}
+    if hasattr(value, "value") and not isinstance(value, (str, int, float)):
+        return value.value
+    if hasattr(value, "__fspath__"):
+        return str(value)
+    return value
+
+
+def _emit_json(value: Any) -> None:
+    click.echo(json.dumps(_to_data(value), indent=2, ensure_ascii=False, default=str))
+
+
+def _table(rows: list[dict[str, Any]], columns: list[str]) -> None:
+    if not rows:
+        click.echo("(none)")
+        return
+    widths = {c: max(len(c), *(len(str(r.get(c, "") if r.get(c) is not None else "")) for r in rows)) for c in columns}
+    click.echo("  ".join(c.upper().ljust(widths[c]) for c in columns).rstrip())
+    for r in rows:
+        cells = [("" if r.get(c) is None else str(r.get(c))).ljust(widths[c]) for c in columns]
+        click.echo("  ".join(cells).rstrip())
+
+
+json_option = click.option("--json", "as_json", is_flag=True, help="Print machine-readable JSON.")
+
+
+@click.group(cls=_Group, context_settings=CONTEXT_SETTINGS)
+@click.option(
+    "--home",
+    envvar="CLINVAL_HOME",
+    metavar="DIR",
+    help="Platform home (env CLINVAL_HOME; default ./.clinval).",
+)
+@click.option(
+    "--token",
+    envvar="CLINVAL_TOKEN",
+    metavar="TOKEN",
+    help="API token to act with (env CLINVAL_TOKEN). Without one, the local operator who can read "
+    "$CLINVAL_HOME/keys/admin.token acts as admin.",
+)
+@click.version_option(package_name="clinval", prog_name="clinval")
+@click.pass_context
+def cli(ctx: click.Context, home: str | None, token: str | None) -> None:
+    """clinval: clinical validation of medical-AI models across 16 partner hospitals.
+
+    Vendors submit models; the platform runs them sealed off on de-identified hospital data; evaluators compute
+    statistics with confidence intervals per hospital and subgroup against pre-registered acceptance criteria;
+    reviewers sign reports off; regulators verify the audit trail offline.
+
+    Start with 'clinval init', then 'clinval demo' for a tour.
+    """
+    state = _State(home, token)
+    ctx.obj = state
+    ctx.call_on_close(state.close)
+
+
+@cli.command()
+@click.option("--admin-username", default="admin", show_default=True, help="Username of the first admin.")
+@click.option("--admin-name", default="Pilot-base Administrator", show_default=True, help="Printed name.")
+@click.option("--password-stdin", is_flag=True, help="Read the admin's password from standard input.")
+@json_option
+@click.pass_obj
+def init(state: _State, admin_username: str, admin_name: str, password_stdin: bool, as_json: bool) -> None:
+    """Create the platform home: folders (0700), keys (0600), database, organisations and an admin.
+
+    The admin token is printed once and stored in $CLINVAL_HOME/keys/admin.token.
+    """
+    from validation.home import init_home
+
+    password = sys.stdin.readline().rstrip("\n") if password_stdin else None
+    result = init_home(state.settings(), admin_username=admin_username, admin_name=admin_name, admin_password=password)
+    if as_json:
+        _emit_json(result)
+        return
+    click.echo(f"Initialised clinval at {result.home}")
+    click.echo(f"  organisations: {result.organisations} (16 hospitals, the regulator, the pilot base)")
+    click.echo(f"  admin: {result.admin_username}")
+    click.echo(f"  admin token (shown once; also in keys/admin.token): {result.admin_token}")
+
+
+@cli.command()
+@json_option
+@click.pass_obj
+def config(state: _State, as_json: bool) -> None:
+    """Print the effective settings (secrets masked) and where each came from."""
+    settings = state.settings()
+    values = settings.display()
+    if as_json:
+        _emit_json({"values": values, "sources": dict(settings.sources)})
+        return
+    for key, value in values.items():
+        click.echo(f"{key:20} {value or '-':60} ({settings.sources.get(key, 'default')})")
+
+
+@cli.command()
+@json_option
+@click.pass_obj
+def whoami(state: _State, as_json: bool) -> None:
+    """Show who the current credentials belong to."""
+    from validation.accounts import whoami as _whoami
+
+    info = _whoami(state.platform(), state.principal())
+    if as_json:
+        _emit_json(info)
+        return
+    click.echo(f"{info['printed_name']} ({info['username']}): {info['role']} at {info['org']}")
+
+
+@cli.group(cls=_Group)
+def org() -> None:
+    """Organisations: vendors, hospitals, the regulator, the pilot base."""
+
+
+@org.command("add")
+@click.argument("code")
+@click.option("--name", required=True, help="Full name of the organisation.")
+@click.option(
+    "--kind", required=True, type=click.Choice(["vendor", "hospital", "regulator", "pilot-base"]), help="Its kind."
+)
+@json_option
+@click.pass_obj
+def org_add(state: _State, code: str, name: str, kind: str, as_json: bool) -> None:
+    """Add an organisation CODE (admin)."""
+    from validation.accounts import create_org
+
+    info = create_org(state.platform(), state.principal(), code, name, kind)
+    if as_json:
+        _emit_json(info)
+    else:
+        click.echo(f"Added {info.kind} organisation {info.code}: {info.name}")
+
+
+@org.command("list")
+@json_option
+@click.pass_obj
+def org_list(state: _State, as_json: bool) -> None:
+    """List the organisations you may see."""
+    from validation.accounts import list_orgs
+
+    orgs = list_orgs(state.platform(), state.principal())
+    if as_json:
+        _emit_json(orgs)
+    else:
+        _table([_to_data(o) for o in orgs], ["code", "kind", "name"])
+
+
+@cli.group(cls=_Group)
+def user() -> None:
+    """User accounts (admin adds them)."""
+
+
+@user.command("add")
+@click.option("--username", required=True, help="Login name (lower case).")
+@click.option("--name", "printed_name", required=True, help="Printed name, as on e-signatures.")
+@click.option(
+    "--role", required=True, type=click.Choice(["admin", "vendor", "reviewer", "regulator"]), help="The user's role."
+)
+@click.option("--org", "org_code", required=True, help="Organisation code (see 'clinval org list').")
+@click.option("--password-stdin", is_flag=True, help="Read a password (for the dashboard) from standard input.")
+@json_option
+@click.pass_obj
+def user_add(
+    state: _State, username: str, printed_name: str, role: str, org_code: str, password_stdin: bool, as_json: bool
+) -> None:
+    """Add a user (admin). Without a password the user works with API tokens only."""
+    from validation.accounts import create_user
+
+    password = sys.stdin.readline().rstrip("\n") if password_stdin else None
+    info = create_user(
+        state.platform(),
+        state.principal(),
+        username=username,
+        printed_name=printed_name,
+        role=role,
+        org=org_code,
+        password=password,
+    )
+    if as_json:
+        _emit_json(info)
+    else:
+        click.echo(f"Added {info.role} {info.username} ({info.printed_name}) at {info.org}")
+
+
+@user.command("list")
+@json_option
+@click.pass_obj
+def user_list(state: _State, as_json: bool) -> None:
+    """List the users you may see."""
+    from validation.accounts import list_users
+
+    users = list_users(state.platform(), state.principal())
+    if as_json:
+        _emit_json(users)
+    else:
+        _table([_to_data(u) for u in users], ["id", "username", "role", "org", "active", "printed_name"])
+
+
+@cli.group(cls=_Group)
+def token() -> None:
+    """API tokens: random, shown once, stored as hashes, expiring, revocable."""
+
+
+@token.command("create")
+@click.option("--user", "username", required=True, help="Whose token (admins: anyone; others: themselves).")
+@click.option("--expires-days", type=int, default=90, show_default=True, help="Days until the token expires.")
+@click.option("--label", default="", help="A note to recognise the token by.")
+@json_option
+@click.pass_obj
+def token_create(state: _State, username: str, expires_days: int, label: str, as_json: bool) -> None:
+    """Create an API token; it is printed once and cannot be shown again."""
+    from validation.accounts import create_token
+
+    value, info = create_token(
+        state.platform(), state.principal(), username=username, expires_days=expires_days, label=label
+    )
+    if as_json:
+        _emit_json({"token": value, **_to_data(info)})
+    else:
+        click.echo(f"Token {info.id} for {info.username}, expires {info.expires_at}:")
+        click.echo(value)
+
+
+@token.command("list")
+@click.option("--user", "username", default=None, help="Only this user's tokens.")
+@json_option
+@click.pass_obj
+def token_list(state: _State, username: str | None, as_json: bool) -> None:
+    """List tokens you may see (ids and dates, never the tokens)."""
+    from validation.accounts import list_tokens
+
+    tokens = list_tokens(state.platform(), state.principal(), username)
+    rows = [{**_to_data(t), "state": t.state} for t in tokens]
+    if as_json:
+        _emit_json(rows)
+    else:
+        _table(rows, ["id", "username", "state", "created_at", "expires_at", "label"])
+
+
+@token.command("revoke")
+@click.argument("token_id", type=int)
+@json_option
+@click.pass_obj
+def token_revoke(state: _State, token_id: int, as_json: bool) -> None:
+    """Revoke token TOKEN_ID at once."""
+    from validation.accounts import revoke_token
+
+    info = revoke_token(state.platform(), state.principal(), token_id)
+    if as_json:
+        _emit_json(info)
+    else:
+        click.echo(f"Token {info.id} of {info.username} revoked at {info.revoked_at}")
+
+
+@cli.command()
+@click.pass_obj
+def demo(state: _State) -> None:
+    """Run the whole pipeline on the embedded default (what has been built so far)."""
+    from validation.demo import run_demo
+
+    run_demo(state.settings(), echo=click.echo)
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Entry point of the ``clinval`` console script."""
+    cli.main(args=argv, prog_name="clinval")
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()
