@@ -223,7 +223,7 @@ def parse_public_key(text: str) -> VerifierKey:
         if not isinstance(key, Ed25519PublicKey):
             raise KeyFormatError(f"public key PEM holds a {type(key).__name__}, not an Ed25519 key")
         return VerifierKey(public_key=key)
-    parts = text.split("+")
+    parts = text.split("+", 2)
     if len(parts) != 3:
         raise KeyFormatError("public key must be a note verifier string '<name>+<8 hex>+<base64>' or PEM")
     name, hex_id, b64 = parts
