@@ -130,19 +130,14 @@ def draw_counts(sizes: np.ndarray, root: np.random.SeedSequence, start: int, sto
     equal probabilities). Returns an int64 array of shape ``(stop - start, sizes.sum())``.
     """
     n_units = int(sizes.sum())
-    m = stop - start
     offsets = np.concatenate(([0], np.cumsum(sizes)[:-1])).astype(np.int64)
     strata = [(int(o), int(s)) for o, s in zip(offsets, sizes) if s > 0]
-    idx = np.empty((m, n_units), dtype=np.int64)
+    counts = np.empty((stop - start, n_units), dtype=np.int64)
     for row, b in enumerate(range(start, stop)):
         rng = replicate_generator(root, b)
         for off, size in strata:
-            seg = idx[row, off:off + size]
-            seg[:] = rng.integers(0, size, size=size)
-            if off:
-                seg += off
-    idx += (np.arange(m, dtype=np.int64) * n_units)[:, None]
-    return np.bincount(idx.ravel(), minlength=m * n_units).reshape(m, n_units)
+            counts[row, off:off + size] = np.bincount(rng.integers(0, size, size=size), minlength=size)
+    return counts
 
 
 def chunk_size(n_units: int) -> int:

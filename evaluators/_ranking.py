@@ -27,6 +27,7 @@ from evaluators._bootstrap import (
     draw_counts,
     interval_from_replicates,
     make_layout,
+    replicate_generator,
     run_chunks,
     seed_sequence,
 )
@@ -264,6 +265,73 @@ def _pair_kernel(wp: np.ndarray, wn_sorted: np.ndarray, lo: np.ndarray, hi: np.n
         return np.where(den > 0, num2 / (2.0 * np.where(den > 0, den, 1.0)), np.nan)
 
 
+def _class_stratified_replicates(y: np.ndarray, r: _Ranked, group: np.ndarray, site: np.ndarray | None,
+                                 root: np.random.SeedSequence, *, ties: bool):
+    """Replicate function for the bootstrap stratified by class (and site), one replicate at a time.
+
+    For each replicate the smaller class ("prefix side") is resampled into counts in ascending score order and
+    turned into prefix sums ``C``; each resampled case of the other class ("lookup side") then adds
+    ``C[lo] + C[hi]`` where ``lo``/``hi`` count prefix-side cases strictly below / at or below its score.
+    Work per replicate is O(n) vector operations; no per-replicate sort.
+    """
+    n_pos = int(y.sum())
+    n_neg = int(y.shape[0]) - n_pos
+    prefix_is_neg = n_neg <= n_pos
+    prefix_mask = ~y if prefix_is_neg else y
+    n_prefix = n_neg if prefix_is_neg else n_pos
+    # rank of each prefix-side case in ascending score order
+    prefix_sorted = r.order[prefix_mask[r.order]]
+    rank = np.empty(y.shape[0], dtype=np.intp)
+    rank[prefix_sorted] = np.arange(n_prefix)
+    per_group = r.neg if prefix_is_neg else r.pos
+    cum = np.cumsum(per_group).astype(np.intp)
+    lo_case = (cum - per_group.astype(np.intp))[group]
+    hi_case = cum[group]
+    site_codes = np.zeros(y.shape[0], dtype=np.intp) if site is None else site
+    n_sites = int(site_codes.max()) + 1 if y.shape[0] else 1
+    prefix_strata = []
+    lookup_strata = []
+    for k in range(n_sites):
+        in_site = site_codes == k
+        members_p = prefix_sorted[in_site[prefix_sorted]]
+        if members_p.size:
+            ranks = rank[members_p]
+            identity = bool(members_p.size == n_prefix)  # a single stratum: ranks are 0..n-1 in order
+            prefix_strata.append(None if identity else ranks)
+            if identity:
+                prefix_strata[-1] = members_p.size
+        members_l = np.flatnonzero(in_site & ~prefix_mask)
+        if members_l.size:
+            lookup_strata.append((lo_case[members_l], hi_case[members_l] if ties else None))
+    denominator = 2.0 * n_pos * n_neg
+
+    def one(rng: np.random.Generator) -> float:
+        parts = []
+        for ranks in prefix_strata:
+            if isinstance(ranks, int):
+                parts.append(rng.integers(0, ranks, size=ranks))
+            else:
+                parts.append(ranks[rng.integers(0, ranks.size, size=ranks.size)])
+        draws = parts[0] if len(parts) == 1 else np.concatenate(parts)
+        prefix = np.zeros(n_prefix + 1, dtype=np.int64)
+        np.cumsum(np.bincount(draws, minlength=n_prefix), out=prefix[1:])
+        total = 0
+        for lo, hi in lookup_strata:
+            d = rng.integers(0, lo.size, size=lo.size)
+            if hi is None:
+                total += 2 * int(prefix[lo[d]].sum())
+            else:
+                total += int(prefix[lo[d]].sum()) + int(prefix[hi[d]].sum())
+        if prefix_is_neg:
+            return total / denominator
+        return (denominator - total) / denominator
+
+    def fn(a: int, b: int) -> np.ndarray:
+        return np.array([one(replicate_generator(root, k)) for k in range(a, b)], dtype=np.float64)
+
+    return fn
+
+
 def _bootstrap_ci(y: np.ndarray, s: np.ndarray, *, level: float, n_boot: int, seed: Any, strata: Any,
                   clusters: Any, interval: str, workers: int) -> Estimate:
     if interval not in ("percentile", "bca"):
@@ -286,26 +354,8 @@ def _bootstrap_ci(y: np.ndarray, s: np.ndarray, *, level: float, n_boot: int, se
     site = None if strata is None else _inputs.groups(strata, n=n, name="strata")
 
     if clusters is None:
-        n_sites = 1 if site is None else int(site.max()) + 1
-        key = y.astype(np.intp) * n_sites + (0 if site is None else site)
-        layout = make_layout(n, strata=key, order=order)
-        pos_cases_layout = np.empty(n_pos, dtype=np.intp)
-        pos_mask = y
-        pos_cases = np.flatnonzero(pos_mask)
-        pos_cases_layout[layout.case_position[pos_cases] - n_neg] = pos_cases
-        lo = lo_g[group[pos_cases_layout]]
-        hi = hi_g[group[pos_cases_layout]] if ties else None
-        neg_sorted = order[~y[order]]
-        neg_gather = layout.case_position[neg_sorted]
-        identity = bool(np.array_equal(neg_gather, np.arange(n_neg)))
-        den = float(n_pos) * float(n_neg)
-
-        def fn(a: int, b: int) -> np.ndarray:
-            counts = draw_counts(layout.sizes, root, a, b)
-            wn = counts[:, :n_neg] if identity else counts[:, neg_gather]
-            return _pair_kernel(counts[:, n_neg:], wn, lo, hi, den)
-
-        chunk = chunk_size(n)
+        fn = _class_stratified_replicates(y, r, group, site, root, ties=ties)
+        reps = run_chunks(fn, n_boot, chunk=64, workers=workers)
     else:
         layout = make_layout(n, strata=site, clusters=clusters, order=order)
         pos_cases = np.flatnonzero(y)
@@ -319,9 +369,7 @@ def _bootstrap_ci(y: np.ndarray, s: np.ndarray, *, level: float, n_boot: int, se
             counts = draw_counts(layout.sizes, root, a, b)
             return _pair_kernel(counts[:, pos_units], counts[:, neg_units], lo, hi, None)
 
-        chunk = chunk_size(n + layout.n_units)
-
-    reps = run_chunks(fn, n_boot, chunk=chunk, workers=workers)
+        reps = run_chunks(fn, n_boot, chunk=chunk_size(n + layout.n_units), workers=workers)
 
     def jackknife() -> np.ndarray:
         if clusters is not None:
