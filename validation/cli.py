@@ -342,6 +342,31 @@ def demo(state: _State) -> None:
     run_demo(state.settings(), echo=click.echo)
 
 
+@cli.command()
+@click.option("--port", type=int, default=8501, show_default=True, envvar="CLINVAL_DASHBOARD_PORT",
+              help="Port to serve the dashboards on (env CLINVAL_DASHBOARD_PORT).")
+@click.option("--address", default="127.0.0.1", show_default=True, help="Address to listen on.")
+@click.pass_obj
+def dashboard(state: _State, port: int, address: str) -> None:
+    """Serve the Streamlit dashboards for vendors, reviewers, regulators and the admin."""
+    import importlib.util
+    import subprocess
+
+    spec = importlib.util.find_spec("dashboards")  # located, not imported: validation never imports dashboards
+    if spec is None or spec.origin is None:
+        raise ClinvalError("the dashboards package is not installed", hint="run 'make setup' (pip install -e .)")
+    app_path = os.path.join(os.path.dirname(spec.origin), "app.py")
+    state.platform()  # fail early, with a clear message, if the platform is not initialised
+    env = {**os.environ, "CLINVAL_HOME": str(state.settings().home)}
+    cmd = [
+        sys.executable, "-m", "streamlit", "run", app_path,
+        "--server.port", str(port), "--server.address", address, "--server.headless", "true",
+        "--browser.gatherUsageStats", "false",
+    ]
+    click.echo(f"Serving the dashboards at http://{address}:{port} (Ctrl-C to stop)")
+    raise SystemExit(subprocess.call(cmd, env=env))
+
+
 def main(argv: list[str] | None = None) -> None:
     """Entry point of the ``clinval`` console script."""
     cli.main(args=argv, prog_name="clinval")

@@ -1,0 +1,44 @@
+"""Entry point of the dashboards (``clinval dashboard`` runs ``streamlit run`` on this file)."""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from dashboards.session import current_principal, get_platform, log_in, log_out
+
+st.set_page_config(page_title="clinval", layout="wide")
+
+
+def login_page() -> None:
+    st.title("clinval: clinical validation centre")
+    st.caption("Sign in with the account the pilot-base admin gave you.")
+    with st.form("login"):
+        username = st.text_input("Username")
+        password = st.text_input("Password", type="password")
+        submitted = st.form_submit_button("Sign in")
+    if submitted:
+        error = log_in(username, password)
+        if error:
+            st.error(error)
+        else:
+            st.rerun()
+
+
+def home_page() -> None:
+    from validation.accounts import whoami
+
+    principal = current_principal()
+    info = whoami(get_platform(), principal)
+    st.title("clinval")
+    st.write(f"Signed in as **{info['printed_name']}** ({info['role']}, {info['org']}).")
+    st.info("Reports, runs and sign-off pages for your role arrive with the reports-and-dashboards work.")
+    if st.button("Sign out"):
+        log_out()
+        st.rerun()
+
+
+if current_principal() is None:
+    page = st.navigation([st.Page(login_page, title="Sign in", url_path="login")])
+else:
+    page = st.navigation([st.Page(home_page, title="Home", url_path="home", default=True)])
+page.run()
