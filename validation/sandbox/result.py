@@ -1,0 +1,82 @@
+"""The outcome of one sandboxed model run."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+
+__all__ = ["SandboxResult", "STATUSES", "ISOLATIONS"]
+
+STATUSES = ("ok", "failed")
+ISOLATIONS = ("bwrap", "process", "none")
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class SandboxResult:
+    """What happened when a model ran in the sandbox.
+
+    Parameters
+    ----------
+    status : {'ok', 'failed'}
+    reason : str
+        One human sentence: empty when ``ok``; otherwise what went wrong and, where it helps,
+        how to fix it. Never carries case data.
+    predictions : Path or None
+        Host path of the checked predictions (parquet, columns ``case_id`` and ``score``,
+        rows in case-table order) when ``ok``.
+    n_cases : int
+        Number of cases handed to the model.
+    elapsed : float
+        Wall-clock seconds of the run, start-up included.
+    isolation : {'bwrap', 'process', 'none'}
+        The isolation actually used.
+    stage : str or None
+        Where a failure happened: ``'load'``, ``'predict'``, ``'validate'``, ``'write'``,
+        ``'read'``, ``'harness'``, ``'limits'`` (killed by a limit) or ``'host'`` (the host
+        rejected what came back).
+    error : str
+        Exception class name reported by the harness, if any.
+    exit_code : int or None
+        Exit status of the sandbox process; None when it was killed by a signal.
+    signal : int or None
+        Signal that ended the sandbox (or its harness), if any.
+    stderr_tail : str
+        Last lines of the model's stdout and stderr, truncated and scrubbed of case ids,
+        input paths and numbers. For operators; show vendors only after review.
+    stderr_bytes : int
+        Total bytes the model wrote to stdout and stderr.
+    warnings : tuple of str
+        Loud notes about the run, e.g. a weaker isolation than bubblewrap.
+    """
+
+    status: str
+    reason: str
+    predictions: Path | None
+    n_cases: int
+    elapsed: float
+    isolation: str
+    stage: str | None = None
+    error: str = ""
+    exit_code: int | None = None
+    signal: int | None = None
+    stderr_tail: str = ""
+    stderr_bytes: int = 0
+    warnings: tuple[str, ...] = field(default_factory=tuple)
+
+    def __post_init__(self) -> None:
+        if self.status not in STATUSES:
+            raise ValueError(f"status must be one of {STATUSES}, got {self.status!r}.")
+        if self.isolation not in ISOLATIONS:
+            raise ValueError(f"isolation must be one of {ISOLATIONS}, got {self.isolation!r}.")
+        if (self.status == "ok") != (self.predictions is not None):
+            raise ValueError("predictions must be set exactly when status is 'ok'.")
+        if self.status == "failed" and not self.reason:
+            raise ValueError("a failed SandboxResult needs a reason.")
+        if self.n_cases < 0 or not math.isfinite(self.elapsed) or self.elapsed < 0:
+            raise ValueError("n_cases and elapsed must be non-negative.")
+
+    @property
+    def ok(self) -> bool:
+        """True when the model produced valid predictions for every case."""
+        return self.status == "ok"

@@ -1,0 +1,366 @@
+"""``run_model``: run a vendor's MLflow pyfunc model on a case table, sealed off from the host."""
+
+from __future__ import annotations
+
+import io
+import json
+import logging
+import os
+import secrets
+import shutil
+import signal
+import tempfile
+import time
+from collections.abc import Sequence
+from pathlib import Path, PurePosixPath
+
+from validation.sandbox import bwrap as _bwrap
+from validation.sandbox.exceptions import CaseTableError, IsolationUnavailableError
+from validation.sandbox.limits import SandboxLimits
+from validation.sandbox.result import SandboxResult
+from validation.sandbox.scrub import scrub_text
+from validation.sandbox.supervise import Supervised, supervise
+
+__all__ = ["run_model", "ISOLATION_MODES"]
+
+ISOLATION_MODES = ("auto", "bwrap", "process", "none")
+
+_log = logging.getLogger(__name__)
+
+# Sandbox uids come from a range no distribution assigns to accounts, so that each run gets
+# its own kernel uid and RLIMIT_NPROC counts only that run's tasks.
+_UID_BASE = 1_500_000_000
+_UID_SPAN = 500_000_000
+_HEADER_MAX = 64 * 1024
+_STDERR_TAIL_CHARS = 4000
+
+
+def run_model(
+    model_dir: str | os.PathLike[str],
+    cases,
+    *,
+    input_root: str | os.PathLike[str],
+    out_dir: str | os.PathLike[str],
+    limits: SandboxLimits | None = None,
+    batch_size: int = 1024,
+    path_columns: Sequence[str] = (),
+    isolation: str = "auto",
+) -> SandboxResult:
+    """Run an MLflow pyfunc model on ``cases`` inside the sandbox and check its predictions.
+
+    The model is loaded only inside the sandbox. It sees the model directory at ``/model``,
+    ``input_root`` at ``/input`` (both read-only) and the case table; nothing else of the host.
+    What comes back is one parquet file of predictions, checked again on the host.
+
+    Parameters
+    ----------
+    model_dir : path-like
+        An MLflow pyfunc model directory (with an ``MLmodel`` file).
+    cases : pandas.DataFrame of shape (n_cases, 1 + n_inputs)
+        ``case_id`` (unique, non-null) and the model's input columns. Values of
+        ``path_columns`` are paths relative to ``input_root``; the model receives them as
+        absolute paths under ``/input``. Pass only what the model may see: never labels.
+    input_root : path-like
+        Directory holding the input files.
+    out_dir : path-like
+        Host directory where ``predictions.parquet`` is written (created if missing).
+    limits : SandboxLimits, optional
+        Resource limits; ``SandboxLimits()`` if omitted.
+    batch_size : int, default 1024
+        Rows per ``predict`` call.
+    path_columns : sequence of str, default ()
+        Columns of ``cases`` that hold relative input paths.
+    isolation : {'auto', 'bwrap', 'process', 'none'}, default 'auto'
+        ``'bwrap'``: bubblewrap (file system, network, pid, ipc namespaces, unprivileged uid,
+        rlimits); raises if bubblewrap is missing. ``'process'``: a separate process with
+        rlimits and, as root, a new network namespace; the host file system stays visible.
+        ``'none'``: a separate process with rlimits only, for trusted code. ``'auto'``:
+        ``'bwrap'`` if installed, else ``'process'`` with a warning in the result and the log.
+
+    Returns
+    -------
+    SandboxResult
+        ``status='failed'`` with a reason for any misbehaviour of the model; the host process
+        is never affected.
+
+    Raises
+    ------
+    CaseTableError
+        If ``cases``, ``path_columns``, ``batch_size`` or a directory is unusable.
+    IsolationUnavailableError
+        If ``isolation='bwrap'`` and bubblewrap is not installed.
+    ValueError
+        If ``isolation`` is not one of the modes.
+    """
+    limits = SandboxLimits() if limits is None else limits
+    if isolation not in ISOLATION_MODES:
+        raise ValueError(f"isolation must be one of {ISOLATION_MODES}, got {isolation!r}.")
+    model_dir = _existing_dir(model_dir, "model_dir")
+    if not (model_dir / "MLmodel").is_file():
+        raise CaseTableError(
+            f"model_dir {model_dir} has no MLmodel file; pass an MLflow pyfunc model directory."
+        )
+    input_root = _existing_dir(input_root, "input_root")
+    frame = _checked_cases(cases, path_columns)
+    if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
+        raise CaseTableError(f"batch_size must be a positive int, got {batch_size!r}.")
+    out_dir = Path(out_dir).resolve()
+    out_dir.mkdir(parents=True, exist_ok=True)
+
+    warnings: list[str] = []
+    used = _choose_isolation(isolation, warnings)
+    start = time.monotonic()
+    job_dir = Path(tempfile.mkdtemp(prefix="clinval-sandbox-"))
+    try:
+        os.chmod(job_dir, 0o755)
+        inside = used == "bwrap"
+        _write_job(
+            job_dir,
+            frame,
+            model_dir=_bwrap.MODEL_DIR if inside else str(model_dir),
+            input_root=_bwrap.INPUT_DIR if inside else str(input_root),
+            batch_size=batch_size,
+            path_columns=list(path_columns),
+        )
+        paths = _bwrap.SandboxPaths(model_dir=model_dir, input_root=input_root, job_dir=job_dir)
+        if used == "bwrap":
+            argv = _bwrap.bwrap_command(
+                paths,
+                limits,
+                bwrap=_bwrap.bwrap_executable() or "bwrap",
+                sandbox_uid=_UID_BASE + secrets.randbelow(_UID_SPAN),
+            )
+            env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin")}
+        else:
+            netns = used == "process" and os.geteuid() == 0 and shutil.which("unshare") is not None
+            if used == "process" and not netns:
+                warnings.append("no network namespace could be created: the model has network access")
+            argv = _bwrap.process_command(paths, limits, network_namespace=netns)
+            env = _bwrap.sandbox_environment()
+            env["PATH"] = os.environ.get("PATH", env["PATH"])
+        seen = supervise(
+            argv,
+            env=env,
+            wall_seconds=limits.wall_seconds,
+            max_stdout_bytes=limits.max_output_bytes + _HEADER_MAX,
+            max_stderr_bytes=limits.max_output_bytes,
+        )
+    finally:
+        shutil.rmtree(job_dir, ignore_errors=True)
+    for note in warnings:
+        _log.warning("sandbox: %s", note)
+    return _outcome(
+        seen,
+        frame,
+        limits=limits,
+        out_dir=out_dir,
+        isolation=used,
+        warnings=tuple(warnings),
+        elapsed=time.monotonic() - start,
+        scrub_paths=[str(input_root), str(model_dir), _bwrap.INPUT_DIR + "/"],
+    )
+
+
+def _existing_dir(value, name: str) -> Path:
+    path = Path(value).resolve()
+    if not path.is_dir():
+        raise CaseTableError(f"{name} {value!s} is not an existing directory; create it or fix the path.")
+    return path
+
+
+def _checked_cases(cases, path_columns: Sequence[str]):
+    import pandas as pd
+
+    if not isinstance(cases, pd.DataFrame):
+        raise CaseTableError(f"cases must be a pandas DataFrame, got {type(cases).__name__}.")
+    if "case_id" not in cases.columns:
+        raise CaseTableError(
+            f"cases has no 'case_id' column; found {sorted(map(str, cases.columns))}. Add it."
+        )
+    ids = cases["case_id"]
+    if ids.isna().any():
+        raise CaseTableError(f"cases has {int(ids.isna().sum())} missing case_id value(s); drop or fill them.")
+    n_dup = int(ids.astype(str).duplicated().sum())
+    if n_dup:
+        raise CaseTableError(f"cases has {n_dup} duplicate case_id value(s); case ids must be unique.")
+    if isinstance(path_columns, str):
+        raise CaseTableError("path_columns must be a sequence of column names, not one string.")
+    for column in path_columns:
+        if column not in cases.columns:
+            raise CaseTableError(f"path column {column!r} is not in cases; found {sorted(map(str, cases.columns))}.")
+        for i, value in enumerate(cases[column]):
+            if not isinstance(value, str) or not value:
+                raise CaseTableError(f"path column {column!r} row {i} is not a non-empty string.")
+            pure = PurePosixPath(value)
+            if pure.is_absolute() or ".." in pure.parts or "\\" in value:
+                raise CaseTableError(
+                    f"path column {column!r} row {i} is absolute or contains '..'; "
+                    "give paths relative to input_root."
+                )
+    return cases.reset_index(drop=True)
+
+
+def _choose_isolation(isolation: str, warnings: list[str]) -> str:
+    have_bwrap = _bwrap.bwrap_executable() is not None
+    if isolation == "bwrap" and not have_bwrap:
+        raise IsolationUnavailableError(
+            "isolation='bwrap' was requested but bubblewrap is not installed; "
+            "install it (Debian: apt-get install bubblewrap) or pass isolation='auto'."
+        )
+    if isolation == "auto":
+        if have_bwrap:
+            return "bwrap"
+        warnings.append(
+            "bubblewrap is not installed: the model ran WITHOUT file-system isolation "
+            "(isolation='process': rlimits and a separate process only); install bubblewrap"
+        )
+        return "process"
+    if isolation in ("process", "none"):
+        warnings.append(
+            f"isolation={isolation!r}: the model can read the host file system; use only for trusted code"
+        )
+    return isolation
+
+
+def _write_job(job_dir: Path, frame, *, model_dir: str, input_root: str, batch_size: int, path_columns: list[str]) -> None:
+    from validation.sandbox import harness
+
+    frame.to_parquet(job_dir / "cases.parquet", index=False)
+    config = {
+        "model_dir": model_dir,
+        "input_root": input_root,
+        "batch_size": batch_size,
+        "path_columns": path_columns,
+    }
+    (job_dir / "config.json").write_text(json.dumps(config), encoding="utf-8")
+    shutil.copyfile(harness.__file__, job_dir / "harness.py")
+    for name in ("cases.parquet", "config.json", "harness.py"):
+        os.chmod(job_dir / name, 0o644)
+
+
+def _outcome(seen: Supervised, frame, *, limits, out_dir, isolation, warnings, elapsed, scrub_paths) -> SandboxResult:
+    n_cases = len(frame)
+    exit_code, sig = _decode_status(seen.returncode)
+    ids = frame["case_id"].astype(str).tolist()
+    tail_text = seen.stderr_tail.decode("utf-8", "replace")[-_STDERR_TAIL_CHARS:]
+    common = dict(
+        n_cases=n_cases,
+        elapsed=elapsed,
+        isolation=isolation,
+        exit_code=exit_code,
+        signal=sig,
+        stderr_tail=scrub_text(tail_text, case_ids=ids, paths=scrub_paths),
+        stderr_bytes=seen.stderr_bytes,
+        warnings=warnings,
+    )
+
+    def failed(stage: str, reason: str, error: str = "") -> SandboxResult:
+        return SandboxResult(status="failed", reason=reason, predictions=None, stage=stage, error=error, **common)
+
+    if seen.stopped == "timeout":
+        return failed("limits", f"the run exceeded the wall-clock limit of {limits.wall_seconds:g} s and was killed")
+    if seen.stopped == "stderr":
+        return failed(
+            "limits",
+            f"the model wrote more than {limits.max_output_bytes} bytes to stdout/stderr and was killed; "
+            "log less",
+        )
+    if seen.stopped == "stdout":
+        return failed("limits", f"the predictions exceeded {limits.max_output_bytes} bytes and the run was killed")
+    header, payload = _split(seen.stdout)
+    if header is None:
+        return failed("limits", _death_reason(exit_code, sig, limits))
+    if header.get("status") != "ok":
+        return failed(
+            str(header.get("stage", "harness"))[:32],
+            _failure_reason(header, limits),
+            str(header.get("error", ""))[:64],
+        )
+    if exit_code != 0:
+        return failed("limits", _death_reason(exit_code, sig, limits))
+    if len(payload) != header.get("nbytes"):
+        return failed("host", "the predictions arrived truncated or with trailing bytes")
+    predictions, problem = _check_payload(payload, frame)
+    if problem is not None:
+        return failed("host", f"the predictions did not pass the host's checks: {problem}")
+    path = out_dir / "predictions.parquet"
+    predictions.to_parquet(path, index=False)
+    return SandboxResult(status="ok", reason="", predictions=path, **common)
+
+
+def _decode_status(returncode: int) -> tuple[int | None, int | None]:
+    if returncode < 0:
+        return None, -returncode
+    if returncode > 128 and returncode - 128 < signal.NSIG:
+        # bubblewrap and the shell report a child killed by signal N as 128 + N.
+        return returncode, returncode - 128
+    return returncode, None
+
+
+def _split(stdout: bytes) -> tuple[dict | None, bytes]:
+    newline = stdout.find(b"\n", 0, _HEADER_MAX)
+    if newline < 0:
+        return None, b""
+    try:
+        header = json.loads(stdout[:newline].decode("utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError):
+        return None, b""
+    if not isinstance(header, dict):
+        return None, b""
+    return header, stdout[newline + 1 :]
+
+
+_KIND_REASON = {
+    "memory": "the model ran out of memory (address-space limit {mem} bytes)",
+    "resources": "the model hit a process or resource limit (at most {nproc} processes, {nofile} open files)",
+    "exit": "the model called exit during {stage}",
+    "disk": "the model tried to write more than {out} bytes (file-size limit, or /out or /tmp full)",
+}
+
+
+def _failure_reason(header: dict, limits: SandboxLimits) -> str:
+    kind = header.get("kind")
+    stage = str(header.get("stage", ""))[:32]
+    if kind in _KIND_REASON:
+        return _KIND_REASON[kind].format(
+            mem=limits.memory_bytes, out=limits.max_output_bytes, nproc=limits.max_processes, nofile=limits.max_open_files, stage=stage
+        ) + f" ({header.get('reason', '')})"[:300]
+    reason = str(header.get("reason", "the model failed"))[:500]
+    if stage == "validate":
+        return f"the model's output is invalid: {reason}"
+    return reason
+
+
+def _death_reason(exit_code: int | None, sig: int | None, limits: SandboxLimits) -> str:
+    if sig == signal.SIGXCPU:
+        return f"the model exceeded the CPU-time limit of {limits.cpu_seconds} s and was killed"
+    if sig == signal.SIGXFSZ:
+        return f"the model tried to write a file larger than {limits.max_output_bytes} bytes and was killed"
+    if sig == signal.SIGKILL:
+        return (
+            "the sandboxed process was killed by SIGKILL before reporting a result "
+            f"(CPU-time hard limit of {limits.cpu_seconds + 1} s, or out of memory)"
+        )
+    if sig is not None:
+        try:
+            name = signal.Signals(sig).name
+        except ValueError:
+            name = f"signal {sig}"
+        return f"the sandboxed process was killed by {name} before reporting a result"
+    return f"the sandboxed process exited with status {exit_code} before reporting a result"
+
+
+def _check_payload(payload: bytes, frame):
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from validation.sandbox.harness import check_predictions
+
+    try:
+        table = pq.read_table(io.BytesIO(payload), columns=["case_id", "score"])
+    except (pa.ArrowException, OSError, ValueError, KeyError) as exc:
+        return None, f"the predictions file could not be read as parquet ({type(exc).__name__})"
+    output = table.to_pandas()
+    if len(output) != len(frame):
+        return None, f"{len(output)} prediction rows for {len(frame)} cases"
+    return check_predictions(output, frame["case_id"])
