@@ -357,7 +357,7 @@ def _bootstrap_ci(y: np.ndarray, s: np.ndarray, *, level: float, n_boot: int, se
         fn = _class_stratified_replicates(y, r, group, site, root, ties=ties)
         reps = run_chunks(fn, n_boot, chunk=64, workers=workers)
     else:
-        layout = make_layout(n, strata=site, clusters=clusters, order=order)
+        layout = make_layout(n, strata=site, clusters=clusters)
         pos_cases = np.flatnonzero(y)
         neg_sorted = order[~y[order]]
         lo = lo_g[group[pos_cases]]
