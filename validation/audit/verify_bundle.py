@@ -512,6 +512,9 @@ def _verify(path: Path, public_key_text: str, previous_text: str | None, max_mem
         if seq == 1 and event["prev_hash"] != ZERO_HASH:
             raise _Fail("events", subject, "first event's prev_hash is not 64 zeros", seq)
         if seq != prev_seq + 1 and scope == "full":
+            if _appears_later(raw_events, lineno, prev_seq + 1):
+                raise _Fail("events", f"seq {prev_seq + 1}", f"out of order: appears after seq {seq} "
+                                                             "(events reordered)", prev_seq + 1)
             raise _Fail("events", subject, f"seq {prev_seq + 1}..{seq - 1} missing from a full export "
                                            "(events deleted)", seq)
         if seq == prev_seq + 1 and prev_hash is not None and event["prev_hash"] != prev_hash:
@@ -587,6 +590,18 @@ def _verify(path: Path, public_key_text: str, previous_text: str | None, max_mem
     if info["artifacts"]:
         notes.append(f"{len(referenced)} of {len(info['artifacts'])} artifacts are the object of an exported event")
     passed.append("statement")
+
+
+def _appears_later(raw_events: bytes, lineno: int, seq: int) -> bool:
+    """Whether an event with `seq` occurs after line `lineno` (only called to word a failure)."""
+    for line in raw_events.split(b"\n")[lineno:]:
+        try:
+            event = json.loads(line)
+        except ValueError:
+            continue
+        if isinstance(event, dict) and event.get("seq") == seq:
+            return True
+    return False
 
 
 def _matches_signed_log(files, proofs, scope, n, root, position, seq, leaf_hash) -> bool:
@@ -665,10 +680,12 @@ def _check_statement(files, key_name, key, origin, n, root, scope, seqs, event_h
     lines = text[:-1].split("\n")
     header = [EXPORT_FORMAT, f"origin {origin}", f"tree-size {n}", f"root {base64.b64encode(root).decode()}",
               f"scope {scope}", f"events {len(seqs)}"]
-    for i, want in enumerate(header):
+    for i, want in enumerate(header[:-1]):  # the event count is compared after the event list
         if i >= len(lines) or lines[i] != want:
             got = lines[i] if i < len(lines) else "nothing"
             raise _Fail("statement", "export.txt", f"signed statement says {got!r} but the bundle has {want!r}")
+    if len(lines) < len(header) or not lines[len(header) - 1].startswith("events "):
+        raise _Fail("statement", "export.txt", "signed statement has no 'events <count>' line")
     listed: list[tuple[int, str]] = []
     artifacts: dict[str, str] = {}
     consistency_from = None
@@ -697,6 +714,9 @@ def _check_statement(files, key_name, key, origin, n, root, scope, seqs, event_h
                                                        "(event added)", seq)
     elif listed:
         raise _Fail("statement", "export.txt", "a full export statement must not list events")
+    if lines[len(header) - 1] != header[-1]:
+        raise _Fail("statement", "export.txt", f"signed statement says {lines[len(header) - 1]!r} but the bundle "
+                                               f"has {header[-1]!r}")
     carried = sorted(name[len("artifacts/"):] for name in files if name.startswith("artifacts/"))
     for name in carried:
         if name not in artifacts:
