@@ -1,0 +1,237 @@
+"""Calibration of predicted probabilities: Brier score, ECE, logistic recalibration, reliability curve.
+
+All statistics have a weighted form evaluated on many bootstrap replicates at once (weights of shape (m, n)),
+which :func:`calibration_ci` uses for its intervals.
+
+References
+----------
+Brier GW. Verification of forecasts expressed in terms of probability. Monthly Weather Review 1950;78:1-3.
+Cox DR. Two further applications of a model for binary regression. Biometrika 1958;45:562-565.
+Van Calster B et al. A calibration hierarchy for risk models was defined: from utopia to empirical data.
+J Clin Epidemiol 2016;74:167-176.
+Naeini MP, Cooper GF, Hauskrecht M. Obtaining well calibrated probabilities using Bayesian binning. AAAI 2015.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+
+from evaluators import _inputs
+from evaluators._bootstrap import bootstrap_ci
+from evaluators._records import Estimate
+from evaluators.exceptions import InvalidInputError, InvalidParameterError
+
+__all__ = [
+    "brier_score",
+    "calibration_ci",
+    "calibration_intercept",
+    "calibration_slope",
+    "ece",
+    "reliability_curve",
+]
+
+#: Probabilities are clipped to [EPS, 1 - EPS] before taking logits for recalibration.
+EPS = 1e-12
+
+
+def _prepare(y_true: Any, y_prob: Any, pos_label: Any) -> tuple[np.ndarray, np.ndarray]:
+    y = _inputs.binary_labels(y_true, pos_label=pos_label)
+    p = _inputs.scores(y_prob, n=y.shape[0], name="y_prob")
+    if np.any((p < 0) | (p > 1)):
+        raise InvalidInputError("y_prob must be probabilities in [0, 1]; rescale scores before calibration.")
+    return y, p
+
+
+def _bin_index(p: np.ndarray, n_bins: int, strategy: str) -> tuple[np.ndarray, np.ndarray]:
+    if isinstance(n_bins, bool) or not isinstance(n_bins, int) or n_bins < 1:
+        raise InvalidParameterError(f"n_bins must be a positive int (10 is usual); got {n_bins!r}.")
+    if strategy == "uniform":
+        edges = np.linspace(0.0, 1.0, n_bins + 1)
+    elif strategy == "quantile":
+        edges = np.quantile(p, np.linspace(0.0, 1.0, n_bins + 1)) if p.size else np.linspace(0, 1, n_bins + 1)
+        edges[0], edges[-1] = 0.0, 1.0
+    else:
+        raise InvalidParameterError(f"strategy must be 'uniform' or 'quantile'; got {strategy!r}.")
+    return np.searchsorted(edges[1:-1], p, side="right"), edges
+
+
+# ---- weighted kernels: w has shape (m, n) --------------------------------------------------------------
+
+def _w_brier(w: np.ndarray, y: np.ndarray, p: np.ndarray) -> np.ndarray:
+    return (w @ (p - y) ** 2) / w.sum(axis=1)
+
+
+def _w_ece(w: np.ndarray, y: np.ndarray, p: np.ndarray, bins: np.ndarray, n_bins: int) -> np.ndarray:
+    onehot = np.zeros((p.shape[0], n_bins))
+    onehot[np.arange(p.shape[0]), bins] = 1.0
+    count = w @ onehot
+    gap = np.abs((w * y) @ onehot - (w * p) @ onehot)
+    return gap.sum(axis=1) / count.sum(axis=1)
+
+
+def _w_logistic(w: np.ndarray, y: np.ndarray, x: np.ndarray, *, slope: bool, max_iter: int = 100,
+                tol: float = 1e-10) -> tuple[np.ndarray, np.ndarray]:
+    """Newton-Raphson for logit P(y) = a + b x (``slope=True``) or a + x (offset), per weight row."""
+    from scipy.special import expit
+
+    m = w.shape[0]
+    a = np.zeros(m)
+    b = np.ones(m)
+    converged = np.zeros(m, dtype=bool)
+    for _ in range(max_iter):
+        mu = expit(a[:, None] + b[:, None] * x[None, :])
+        r = w * (y - mu)
+        v = w * mu * (1.0 - mu)
+        ga = r.sum(axis=1)
+        haa = v.sum(axis=1)
+        if slope:
+            gb = r @ x
+            hab = v @ x
+            hbb = v @ (x * x)
+            det = haa * hbb - hab * hab
+            with np.errstate(divide="ignore", invalid="ignore"):
+                da = (hbb * ga - hab * gb) / det
+                db = (haa * gb - hab * ga) / det
+        else:
+            with np.errstate(divide="ignore", invalid="ignore"):
+                da = ga / haa
+            db = np.zeros(m)
+        step = np.abs(da) + np.abs(db)
+        ok = np.isfinite(step)
+        a = np.where(ok & ~converged, a + np.where(ok, da, 0.0), a)
+        b = np.where(ok & ~converged, b + np.where(ok, db, 0.0), b)
+        converged |= ok & (step < tol)
+        if converged.all():
+            break
+    bad = ~converged | (np.abs(b) > 1e6) | (np.abs(a) > 1e6)
+    return np.where(bad, np.nan, a), np.where(bad, np.nan, b)
+
+
+def _logit(p: np.ndarray) -> np.ndarray:
+    q = np.clip(p, EPS, 1.0 - EPS)
+    return np.log(q) - np.log1p(-q)
+
+
+# ---- public point metrics ------------------------------------------------------------------------------
+
+def brier_score(y_true: Any, y_prob: Any, *, pos_label: Any = None) -> float:
+    """Brier score: mean squared difference between probability and outcome (lower is better).
+
+    Examples
+    --------
+    >>> brier_score([1, 0], [0.8, 0.4])
+    0.1
+    """
+    y, p = _prepare(y_true, y_prob, pos_label)
+    if y.size == 0:
+        return math.nan
+    return float(np.mean((p - y) ** 2))
+
+
+def ece(y_true: Any, y_prob: Any, *, n_bins: int = 10, strategy: str = "uniform", pos_label: Any = None) -> float:
+    """Expected calibration error over bins of predicted probability.
+
+    ``ECE = sum_b (n_b / n) |mean(y in b) - mean(p in b)|``. With ``strategy="uniform"`` bin ``k`` is
+    ``[k/B, (k+1)/B)`` (the last bin includes 1.0), as in ``sklearn.calibration.calibration_curve``; with
+    ``"quantile"`` the edges are the ``k/B`` quantiles of ``y_prob``. Empty bins contribute nothing.
+    """
+    y, p = _prepare(y_true, y_prob, pos_label)
+    if y.size == 0:
+        return math.nan
+    bins, _ = _bin_index(p, n_bins, strategy)
+    return float(_w_ece(np.ones((1, y.size)), y.astype(float), p, bins, n_bins)[0])
+
+
+def calibration_slope(y_true: Any, y_prob: Any, *, pos_label: Any = None) -> float:
+    """Calibration slope: ``b`` in ``logit P(y=1) = a + b logit(p)`` fitted by maximum likelihood.
+
+    1 is ideal; below 1 means predictions too extreme. NaN if the fit does not converge (e.g. separation).
+    Probabilities are clipped to [1e-12, 1 - 1e-12] before the logit.
+    """
+    y, p = _prepare(y_true, y_prob, pos_label)
+    if y.size == 0 or y.all() or not y.any():
+        return math.nan
+    _, b = _w_logistic(np.ones((1, y.size)), y.astype(float), _logit(p), slope=True)
+    return float(b[0])
+
+
+def calibration_intercept(y_true: Any, y_prob: Any, *, pos_label: Any = None) -> float:
+    """Calibration intercept (calibration-in-the-large): ``a`` in ``logit P(y=1) = a + logit(p)``.
+
+    0 is ideal; above 0 means predicted risks are too low on average.
+    """
+    y, p = _prepare(y_true, y_prob, pos_label)
+    if y.size == 0 or y.all() or not y.any():
+        return math.nan
+    a, _ = _w_logistic(np.ones((1, y.size)), y.astype(float), _logit(p), slope=False)
+    return float(a[0])
+
+
+def reliability_curve(y_true: Any, y_prob: Any, *, n_bins: int = 10, strategy: str = "uniform",
+                      level: float = 0.95, pos_label: Any = None):
+    """Reliability-diagram points: per non-empty bin, mean prediction and observed fraction with a Wilson CI.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Columns ``bin, bin_low, bin_high, mean_predicted, observed, ci_low, ci_high, n``.
+    """
+    import pandas as pd
+
+    from evaluators._proportions import proportion_ci
+
+    y, p = _prepare(y_true, y_prob, pos_label)
+    bins, edges = _bin_index(p, n_bins, strategy)
+    rows = []
+    for k in range(n_bins):
+        sel = bins == k
+        n = int(sel.sum())
+        if n == 0:
+            continue
+        e = proportion_ci(int(y[sel].sum()), n, method="wilson", level=level)
+        rows.append({"bin": k, "bin_low": edges[k], "bin_high": edges[k + 1],
+                     "mean_predicted": float(p[sel].mean()), "observed": e.estimate, "ci_low": e.ci_low,
+                     "ci_high": e.ci_high, "n": n})
+    return pd.DataFrame(rows, columns=["bin", "bin_low", "bin_high", "mean_predicted", "observed", "ci_low",
+                                       "ci_high", "n"])
+
+
+def calibration_ci(y_true: Any, y_prob: Any, *, n_boot: int = 2000, seed: Any, method: str = "percentile",
+                   level: float = 0.95, n_bins: int = 10, strategy: str = "uniform", strata: Any = None,
+                   clusters: Any = None, workers: int = 1, pos_label: Any = None) -> dict[str, Estimate]:
+    """Brier score, ECE, calibration intercept and slope, each with a bootstrap interval.
+
+    Resampling is stratified by class (and by ``strata``, e.g. site) unless ``clusters`` is given, in which case
+    whole clusters are resampled within ``strata``. ECE bins are fixed from the full sample. Replicates where the
+    recalibration fit does not converge are dropped and counted in ``note``.
+
+    Returns
+    -------
+    dict
+        ``{"brier": Estimate, "ece": Estimate, "calibration_intercept": Estimate, "calibration_slope": Estimate}``
+    """
+    y, p = _prepare(y_true, y_prob, pos_label)
+    n = y.size
+    n_pos = int(y.sum())
+    yf = y.astype(float)
+    bins, _ = _bin_index(p, n_bins, strategy)
+    x = _logit(p)
+    if clusters is None:
+        key = y.astype(np.intp) if strata is None else \
+            y.astype(np.intp) + 2 * _inputs.groups(strata, n=n, name="strata")
+    else:
+        key = strata
+    stats = {
+        "brier": lambda w: _w_brier(w, yf, p),
+        "ece": lambda w: _w_ece(w, yf, p, bins, n_bins),
+        "calibration_intercept": lambda w: _w_logistic(w, yf, x, slope=False)[0],
+        "calibration_slope": lambda w: _w_logistic(w, yf, x, slope=True)[1],
+    }
+    out = {}
+    for name, stat in stats.items():
+        out[name] = bootstrap_ci(stat, n, n_boot=n_boot, seed=seed, method=method, level=level, strata=key,
+                                 clusters=clusters, workers=workers, n_pos=n_pos, n_neg=n - n_pos)
+    return out
