@@ -111,6 +111,7 @@ def sandbox_environment() -> dict[str, str]:
         "OPENBLAS_NUM_THREADS": "1",
         "MKL_NUM_THREADS": "1",
         "ARROW_NUM_THREADS": "1",
+        "MALLOC_ARENA_MAX": "2",
     }
 
 

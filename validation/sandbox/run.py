@@ -123,12 +123,11 @@ def run_model(
             path_columns=list(path_columns),
         )
         paths = _bwrap.SandboxPaths(model_dir=model_dir, input_root=input_root, job_dir=job_dir)
+        sandbox_uid = None
         if used == "bwrap":
+            sandbox_uid = _UID_BASE + secrets.randbelow(_UID_SPAN)
             argv = _bwrap.bwrap_command(
-                paths,
-                limits,
-                bwrap=_bwrap.bwrap_executable() or "bwrap",
-                sandbox_uid=_UID_BASE + secrets.randbelow(_UID_SPAN),
+                paths, limits, bwrap=_bwrap.bwrap_executable() or "bwrap", sandbox_uid=sandbox_uid
             )
             env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin")}
         else:
@@ -145,6 +144,8 @@ def run_model(
             max_stdout_bytes=limits.max_output_bytes + _HEADER_MAX,
             max_stderr_bytes=limits.max_output_bytes,
         )
+        if sandbox_uid is not None and os.geteuid() == 0:
+            _reap_uid(sandbox_uid)
     finally:
         shutil.rmtree(job_dir, ignore_errors=True)
     for note in warnings:
@@ -159,6 +160,45 @@ def run_model(
         elapsed=time.monotonic() - start,
         scrub_paths=[str(input_root), str(model_dir), _bwrap.INPUT_DIR + "/"],
     )
+
+
+def _reap_uid(uid: int, *, timeout: float = 10.0) -> None:
+    """Kill every process still running as the run's own uid and wait until none is left.
+
+    Killing bubblewrap tears the sandbox down through its pid namespace, but asynchronously;
+    this makes the end of the run synchronous. The uid is unique to the run.
+    """
+    deadline = time.monotonic() + timeout
+    while True:
+        pids = _pids_of_uid(uid)
+        if not pids or time.monotonic() > deadline:
+            if pids:
+                _log.error("sandbox: %d process(es) of uid %d survived SIGKILL", len(pids), uid)
+            return
+        for pid in pids:
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+        time.sleep(0.02)
+
+
+def _pids_of_uid(uid: int) -> list[int]:
+    pids = []
+    for entry in os.scandir("/proc"):
+        if not entry.name.isdigit():
+            continue
+        try:
+            with open(os.path.join(entry.path, "status"), encoding="ascii", errors="replace") as fh:
+                for line in fh:
+                    if line.startswith("Uid:"):
+                        # Real, effective, saved and fs uid: any of them being ours counts.
+                        if str(uid) in line.split()[1:]:
+                            pids.append(int(entry.name))
+                        break
+        except OSError:
+            continue
+    return pids
 
 
 def _existing_dir(value, name: str) -> Path:
