@@ -70,6 +70,30 @@ def _check_value(obj: Any, where: str) -> None:
     )
 
 
+def _plain_json(obj: Any) -> bool:
+    # Fast iterative check for the common case (exact dict/list/str/int/bool/None/finite float); anything else,
+    # including subclasses, goes through _check_value, which accepts or names the problem.
+    stack = [obj]
+    while stack:
+        x = stack.pop()
+        t = type(x)
+        if t is str or t is int or t is bool or x is None:
+            continue
+        if t is float:
+            if x - x != 0.0:  # NaN or an infinity
+                return False
+        elif t is dict:
+            for k in x:
+                if type(k) is not str:
+                    return False
+            stack.extend(x.values())
+        elif t is list:
+            stack.extend(x)
+        else:
+            return False
+    return True
+
+
 def canonical_json(obj: Any) -> bytes:
     """Return the canonical JSON bytes of `obj`.
 
@@ -94,7 +118,8 @@ def canonical_json(obj: Any) -> bytes:
     >>> canonical_json({"b": 1, "a": "é"})
     b'{"a":"\\xc3\\xa9","b":1}'
     """
-    _check_value(obj, "$")
+    if not _plain_json(obj):
+        _check_value(obj, "$")
     text = json.dumps(obj, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
     try:
         return text.encode("utf-8")
