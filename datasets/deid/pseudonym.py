@@ -22,7 +22,6 @@ Derivations (``H(x) = HMAC-SHA256(secret, domain || 0x00 || x)``):
 from __future__ import annotations
 
 import base64
-import hashlib
 import hmac
 
 from datasets.deid.errors import SecretError
@@ -60,7 +59,7 @@ class Pseudonymizer:
     True
     """
 
-    __slots__ = ("_key", "_uid_cache")
+    __slots__ = ("_key", "_uid_cache", "_token_cache", "_check_cache")
 
     def __init__(self, secret: bytes) -> None:
         if not isinstance(secret, (bytes, bytearray)):
@@ -75,20 +74,37 @@ class Pseudonymizer:
             )
         self._key = bytes(secret)
         self._uid_cache: dict[str, str] = {}
+        self._token_cache: dict[tuple[str, ...], str] = {}
+        self._check_cache: dict[tuple[str, str], bool] = {}
 
     def _mac(self, domain: str, *parts: str) -> bytes:
         msg = "\x00".join((domain, *parts)).encode("utf-8", "surrogatepass")
-        return hmac.new(self._key, msg, hashlib.sha256).digest()
+        return hmac.digest(self._key, msg, "sha256")
 
     # -- generic tagged tokens -------------------------------------------------
     def _token(self, domain: str, *parts: str) -> str:
+        cache_key = (domain, *parts)
+        hit = self._token_cache.get(cache_key)
+        if hit is not None:
+            return hit
         body = self._mac(domain, *parts)[:12]
         tag = self._mac("tag:" + domain, body.hex())[:3]
-        return base64.b32encode(body + tag).decode("ascii").lower()
+        out = base64.b32encode(body + tag).decode("ascii").lower()
+        if len(self._token_cache) < 1_000_000:
+            self._token_cache[cache_key] = out
+        return out
 
     def _is_token(self, domain: str, value: str) -> bool:
         if len(value) != _B32_LEN:
             return False
+        hit = self._check_cache.get((domain, value))
+        if hit is None:
+            hit = self._check_token(domain, value)
+            if len(self._check_cache) < 1_000_000:
+                self._check_cache[(domain, value)] = hit
+        return hit
+
+    def _check_token(self, domain: str, value: str) -> bool:
         try:
             raw = base64.b32decode(value.upper())
         except (ValueError, TypeError):
@@ -174,12 +190,20 @@ class Pseudonymizer:
     def uuid(self, site: str, value: str) -> str:
         """A UUID-shaped pseudonym for a ``urn:uuid:`` value; a pseudonym maps to itself."""
         value = value.lower()
+        cache_key = ("uuid", site, value)
+        hit = self._token_cache.get(cache_key)
+        if hit is not None:
+            return hit
         if self.is_pseudonym_uuid(value):
-            return value
-        body = self._mac("uuid", site, value)[:12]
-        tag = self._mac("tag:uuid", body.hex())[:4]
-        h = (body + tag).hex()
-        return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
+            out = value
+        else:
+            body = self._mac("uuid", site, value)[:12]
+            tag = self._mac("tag:uuid", body.hex())[:4]
+            h = (body + tag).hex()
+            out = f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
+        if len(self._token_cache) < 1_000_000:
+            self._token_cache[cache_key] = out
+        return out
 
     def is_pseudonym_uuid(self, value: str) -> bool:
         """Whether ``value`` is a UUID produced by :meth:`uuid` with this secret."""

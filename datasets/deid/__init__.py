@@ -1,0 +1,61 @@
+"""De-identification of DICOM and FHIR for clinval corpora.
+
+DICOM follows the PS3.15 Annex E Basic Application Level Confidentiality
+Profile (table-driven) with the Retain Longitudinal Temporal Information with
+Modified Dates, Retain Patient Characteristics and Clean Descriptors options;
+FHIR R4 resources (plain dicts, Bundles, Bulk Data NDJSON) get hashed ids,
+references and identifiers, shifted dates, an age band instead of the birth
+date, and no names, contact details, narrative or free-text PHI. Pseudonyms
+are keyed HMAC-SHA256, stable across files, machines and modalities; the same
+(site, MRN) gets the same patient pseudonym and date shift in DICOM and FHIR.
+Whatever cannot be cleaned is returned as a :class:`Quarantined` record with a
+reason code and a PHI-free explanation; nothing raises on bad input data.
+"""
+
+from datasets.deid.dicom import METHOD_CODES, DicomResult, deidentify_dicom
+from datasets.deid.errors import DeidError, OptionsError, ProfileError, SecretError
+from datasets.deid.fhir import (
+    AGE_BAND_EXTENSION_URL,
+    FhirOptions,
+    FhirResult,
+    deidentify_bundle,
+    deidentify_fhir_resource,
+    deidentify_ndjson,
+)
+from datasets.deid.profile import (
+    SUPPORTED_SOP_CLASSES,
+    Action,
+    DeidOptions,
+    ProfileRule,
+    SafePrivateTag,
+    load_profile,
+    resolve_basic_action,
+)
+from datasets.deid.pseudonym import Pseudonymizer
+from datasets.deid.quarantine import Quarantined, QuarantineReason
+
+__all__ = [
+    "AGE_BAND_EXTENSION_URL",
+    "Action",
+    "DeidError",
+    "DeidOptions",
+    "DicomResult",
+    "FhirOptions",
+    "FhirResult",
+    "METHOD_CODES",
+    "OptionsError",
+    "ProfileError",
+    "ProfileRule",
+    "Pseudonymizer",
+    "Quarantined",
+    "QuarantineReason",
+    "SUPPORTED_SOP_CLASSES",
+    "SafePrivateTag",
+    "SecretError",
+    "deidentify_bundle",
+    "deidentify_dicom",
+    "deidentify_fhir_resource",
+    "deidentify_ndjson",
+    "load_profile",
+    "resolve_basic_action",
+]

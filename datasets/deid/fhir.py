@@ -1,0 +1,1042 @@
+"""FHIR R4 de-identification on plain JSON dicts: resources, Bundles and Bulk Data NDJSON.
+
+Rules (applied to every resource, recursively, contained resources included):
+
+* **ids and references** are pseudonymised with the keyed HMAC of
+  :class:`~datasets.deid.pseudonym.Pseudonymizer`: a Patient's id becomes the
+  (site, MRN) patient pseudonym (the same string DICOM gets as Patient ID),
+  other ids become ``resource_id(site, type, id)``; ``Type/id`` and absolute
+  references become ``Type/<pseudonym>``, ``urn:uuid:`` references and
+  ``fullUrl`` map through the same UUID pseudonym (so references inside a
+  Bundle resolve), ``#local`` references follow their contained resource, and
+  conditional references ``Type?identifier=system|value`` keep the system and
+  hash the value exactly as the identifier itself is hashed. Malformed
+  references, and ``urn:uuid`` references that do not resolve inside their
+  Bundle, quarantine the resource.
+* **identifiers**: every ``Identifier.value`` is hashed per (site, system);
+  a Patient's MR identifier becomes the patient pseudonym.
+* **removed**: names of people, organisations and locations, ``address``,
+  ``telecom``, ``photo``, ``contact``, ``position``, narrative (``text.div``),
+  annotations (``note``), attachment payloads (``data``, ``url``, ``title``)
+  and ``presentedForm``, ``Reference.display``, primitive extensions
+  (``_field``), ``meta.source``, Bundle ``link``/``signature``/``timestamp``.
+* **dates** (``date``, ``dateTime``, ``instant``, ``Period``) shift by the
+  patient's whole-day offset keeping their precision; an unparseable value in a
+  date field is dropped, never kept.
+* **birthDate** is replaced by an age band in the extension
+  :data:`AGE_BAND_EXTENSION_URL` (``valueString`` such as ``"40-49"``),
+  computed at :attr:`FhirOptions.age_reference_date` or, when not given, at the
+  patient's latest clinical date seen in the same call; it is also returned in
+  :class:`FhirPatient` for the corpus index.
+* **extensions**: only allow-listed URLs are kept (US Core race, ethnicity,
+  birth sex, the age band); unknown ``modifierExtension`` quarantines the
+  resource because dropping it would change the resource's meaning.
+* **free text** (every other string) goes through
+  :class:`~datasets.deid.freetext.FreeTextScanner` with the patient's own PHI
+  tokens (names, address parts, phones, identifier values, birth date) and PHI
+  patterns (phones, e-mails, ID numbers).
+* a ``meta.security`` label ``PSEUDED`` marks the output; a resource that
+  carries it and whose id this key produced is recognised as already
+  de-identified, so running twice gives the same result (idempotent).
+
+Validation at the boundary: every resource gets cheap structural checks
+(known resourceType, id syntax, reference syntax, date syntax, nesting depth,
+duplicate JSON keys when parsed from text); full validation against
+``fhir.resources.R4B`` runs on the de-identified output of a deterministic
+sample (``FhirOptions(validate="sample")``, 1 in ``validation_sample`` by a
+hash of the output id) or on every resource (``validate="all"``). A resource
+that fails is quarantined, never emitted. Parsing every resource with
+fhir.resources costs more than all the de-identification above; sampling is
+what keeps the engine several times faster (``benchmarks/deid.py``).
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import re
+import zlib
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from datasets.deid.dates import age_band, age_in_years, shift_fhir_date
+from datasets.deid.errors import OptionsError
+from datasets.deid.fhir_json import StrictJsonError, loads_strict
+from datasets.deid.freetext import REDACTED, FreeTextScanner
+from datasets.deid.pseudonym import Pseudonymizer
+from datasets.deid.quarantine import Quarantined, QuarantineReason
+
+__all__ = [
+    "AGE_BAND_EXTENSION_URL",
+    "PSEUDED_SECURITY",
+    "SAFE_EXTENSIONS",
+    "FhirOptions",
+    "FhirPatient",
+    "FhirResult",
+    "deidentify_fhir_resource",
+    "deidentify_bundle",
+    "deidentify_ndjson",
+]
+
+AGE_BAND_EXTENSION_URL = "urn:clinval:fhir:StructureDefinition:age-band"
+PSEUDED_SECURITY: dict[str, str] = {
+    "system": "http://terminology.hl7.org/CodeSystem/v3-ObservationValue",
+    "code": "PSEUDED",
+    "display": "pseudonymized",
+}
+SAFE_EXTENSIONS: frozenset[str] = frozenset(
+    {
+        "http://hl7.org/fhir/us/core/StructureDefinition/us-core-race",
+        "http://hl7.org/fhir/us/core/StructureDefinition/us-core-ethnicity",
+        "http://hl7.org/fhir/us/core/StructureDefinition/us-core-birthsex",
+        AGE_BAND_EXTENSION_URL,
+    }
+)
+
+_DROP = object()
+_ID = re.compile(r"^[A-Za-z0-9\-.]{1,64}$")
+_TYPE = re.compile(r"^[A-Z][A-Za-z]{1,63}$")
+_UUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
+_RELATIVE = re.compile(r"^([A-Z][A-Za-z]{1,63})/([A-Za-z0-9\-.]{1,64})(?:/_history/[A-Za-z0-9\-.]{1,64})?$")
+_ABSOLUTE = re.compile(
+    r"^https?://[A-Za-z0-9\-._~:@%]+(?:/[A-Za-z0-9\-._~%]+)*?/([A-Z][A-Za-z]{1,63})/([A-Za-z0-9\-.]{1,64})"
+    r"(?:/_history/[A-Za-z0-9\-.]{1,64})?$"
+)
+_CONDITIONAL = re.compile(r"^([A-Z][A-Za-z]{1,63})\?identifier=([^|&\s]*)\|([^&\s]+)$")
+_DATE_VALUE = re.compile(
+    r"^\d{4}-\d{2}(?:-\d{2}(?:T\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?(?:Z|[+-]\d{2}:\d{2})?)?)?$"
+)
+_DATE_KEYS = frozenset(
+    {"date", "start", "end", "issued", "recorded", "lastUpdated", "created", "authoredOn", "timestamp", "instant"}
+)
+# Keys whose string values are codes, URIs or structure, never free text.
+_NO_SCAN = frozenset(
+    {
+        "system", "code", "url", "profile", "contentType", "language", "status", "use", "gender",
+        "resourceType", "unit", "version", "method", "intent", "priority", "type", "id", "mode",
+        "valueCode", "valueUri", "valueCanonical", "valueUrl", "fullUrl", "versionId", "kind",
+        "criticality", "category", "severity", "outcome", "action", "purpose", "jurisdiction",
+    }
+)
+# Removed wherever they appear.
+_DROP_KEYS = frozenset(
+    {
+        "address", "telecom", "photo", "contact", "note", "presentedForm", "position", "alias", "data",
+        "signature", "subscriberId",
+    }
+)
+# Removed at the top level of these resource types.
+_RESOURCE_DROP: dict[str, frozenset[str]] = {
+    "Patient": frozenset({"name", "birthDate"}),
+    "Practitioner": frozenset({"name", "birthDate", "qualification"}),
+    "RelatedPerson": frozenset({"name", "birthDate"}),
+    "Person": frozenset({"name", "birthDate"}),
+    "Organization": frozenset({"name"}),
+    "Location": frozenset({"name", "description"}),
+    "HealthcareService": frozenset({"name", "comment"}),
+    "Endpoint": frozenset({"name", "address"}),
+    "Group": frozenset({"name"}),
+}
+_ABSTRACT = frozenset({"Resource", "DomainResource", "MetadataResource", "CanonicalResource"})
+_IDENTIFIER_KEYS = frozenset({"identifier", "masterIdentifier", "preAdmissionIdentifier", "groupIdentifier"})
+_SPECIAL_KEYS = frozenset({"extension", "modifierExtension", "reference", "display", "text", "url", "title"}) | _IDENTIFIER_KEYS
+_CODING_KEYS = frozenset({"system", "version", "code", "display", "userSelected"})
+_QUANTITY_KEYS = frozenset({"value", "unit", "system", "code", "comparator", "currency"})
+_PATIENT_KEYS = ("subject", "patient", "beneficiary", "individual")
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class FhirOptions:
+    """Options of the FHIR de-identification.
+
+    Parameters
+    ----------
+    age_bands : tuple of int
+        Lower bounds of the age bands, ascending from 0; the last is open (``"90+"``).
+    age_reference_date : datetime.date, optional
+        Date at which the age band is computed (e.g. the protocol's index date).
+        Default: the patient's latest clinical date seen in the same call.
+    safe_extensions : frozenset of str
+        Extension URLs kept; every other extension is dropped.
+    validate : {"sample", "all", "none"}, default "sample"
+        Which de-identified resources are validated with fhir.resources R4B.
+    validation_sample : int, default 20
+        With ``validate="sample"``, one resource in this many (chosen by a hash
+        of its output id, so the choice is deterministic).
+    max_depth : int, default 64
+        JSON nesting deeper than this quarantines the resource.
+    """
+
+    age_bands: tuple[int, ...] = (0, 18, 30, 40, 50, 60, 70, 80, 90)
+    age_reference_date: _dt.date | None = None
+    safe_extensions: frozenset[str] = SAFE_EXTENSIONS
+    validate: str = "sample"
+    validation_sample: int = 20
+    max_depth: int = 64
+
+    def __post_init__(self) -> None:
+        if self.validate not in ("sample", "all", "none"):
+            raise OptionsError(f"validate must be 'sample', 'all' or 'none', got {self.validate!r}")
+        if not isinstance(self.validation_sample, int) or self.validation_sample < 1:
+            raise OptionsError(f"validation_sample must be a positive int, got {self.validation_sample!r}")
+        if not isinstance(self.max_depth, int) or self.max_depth < 4:
+            raise OptionsError(f"max_depth must be an int >= 4, got {self.max_depth!r}")
+        bands = tuple(self.age_bands)
+        if not bands or bands[0] != 0 or any(b <= a for a, b in zip(bands, bands[1:])):
+            raise OptionsError(f"age_bands must be strictly ascending lower bounds starting at 0, got {bands!r}")
+        object.__setattr__(self, "age_bands", bands)
+        object.__setattr__(self, "safe_extensions", frozenset(self.safe_extensions) | {AGE_BAND_EXTENSION_URL})
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class FhirPatient:
+    """Per-patient facts the corpus index uses (no PHI).
+
+    Attributes
+    ----------
+    pseudonym : str
+        The (site, MRN) patient pseudonym, equal to DICOM's de-identified Patient ID.
+    date_shift_days : int
+        Days added to every date of this patient (0 when already de-identified).
+    age_band : str
+        For example ``"40-49"`` or ``"unknown"``.
+    gender : str
+        ``Patient.gender`` as given (administrative gender code) or ``""``.
+    """
+
+    pseudonym: str
+    date_shift_days: int
+    age_band: str
+    gender: str = ""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class FhirResult:
+    """Outcome of de-identifying FHIR input.
+
+    Attributes
+    ----------
+    resources : tuple of dict
+        De-identified resources, in input order, without the quarantined ones.
+    bundle : dict or None
+        The de-identified Bundle when the input was a Bundle.
+    quarantined : tuple of Quarantined
+        One record per resource (or whole document) kept out, with its location
+        (``"entry[3] Observation"``, ``"line 7"``) and reason.
+    patients : tuple of FhirPatient
+        The patients seen, for the corpus index.
+    """
+
+    resources: tuple[dict, ...] = ()
+    bundle: dict | None = None
+    quarantined: tuple[Quarantined, ...] = ()
+    patients: tuple[FhirPatient, ...] = ()
+
+
+class _Stop(Exception):
+    def __init__(self, reason: QuarantineReason, detail: str) -> None:
+        super().__init__(reason.value)
+        self.reason = reason
+        self.detail = detail
+
+
+@dataclass(slots=True)
+class _Patient:
+    pseudonym: str
+    shift: int
+    scanner: FreeTextScanner
+    gender: str = ""
+    birth: _dt.date | None = None
+    latest: str = ""
+    outputs: list = field(default_factory=list)
+
+
+def _known_resource_type(name: Any, _cache: dict[str, bool] = {}) -> bool:  # noqa: B006 - deliberate memo
+    if not isinstance(name, str) or not _TYPE.match(name):
+        return False
+    hit = _cache.get(name)
+    if hit is None:
+        from fhir.resources.R4B import get_fhir_model_class
+        from fhir.resources.R4B.resource import Resource
+
+        try:
+            cls = get_fhir_model_class(name)
+            hit = issubclass(cls, Resource) and cls.get_resource_type() == name and name not in _ABSTRACT
+        except Exception:
+            hit = False
+        _cache[name] = hit
+    return hit
+
+
+def _validate(resource: dict) -> str | None:
+    """Validate with fhir.resources R4B; return a PHI-free description of the errors or None."""
+    from fhir.resources.R4B import get_fhir_model_class
+
+    try:
+        get_fhir_model_class(resource["resourceType"]).model_validate(resource)
+    except Exception as exc:
+        errors = getattr(exc, "errors", None)
+        if callable(errors):
+            try:
+                locs = sorted({".".join(str(p) for p in e.get("loc", ()))[:80] for e in errors()})[:5]
+                return f"{len(errors())} error(s) at " + ", ".join(locs)
+            except Exception:
+                pass
+        return f"validation raised {type(exc).__name__}"
+    return None
+
+
+def _is_mr(identifier: dict) -> bool:
+    coding = ((identifier.get("type") or {}).get("coding")) or []
+    return any(isinstance(c, dict) and c.get("code") == "MR" for c in coding)
+
+
+def _is_pseuded(resource: dict) -> bool:
+    meta = resource.get("meta")
+    if not isinstance(meta, dict):
+        return False
+    return any(
+        isinstance(s, dict) and s.get("code") == "PSEUDED" and s.get("system") == PSEUDED_SECURITY["system"]
+        for s in meta.get("security") or ()
+    )
+
+
+def _harvest(patient: dict) -> list[str]:
+    """PHI tokens of a Patient resource for the free-text scanner."""
+    tokens: list[str] = []
+
+    def strings(v: Any) -> Iterable[str]:
+        if isinstance(v, str):
+            yield v
+        elif isinstance(v, list):
+            for x in v:
+                yield from strings(x)
+        elif isinstance(v, dict):
+            for x in v.values():
+                yield from strings(x)
+
+    for name in patient.get("name") or ():
+        if isinstance(name, dict):
+            for k in ("family", "given", "text", "prefix", "suffix"):
+                for s in strings(name.get(k)):
+                    tokens.append(s)
+                    tokens.extend(s.split())
+    for addr in patient.get("address") or ():
+        if isinstance(addr, dict):
+            for k in ("line", "city", "district", "postalCode", "text"):
+                tokens.extend(strings(addr.get(k)))
+    for tel in patient.get("telecom") or ():
+        if isinstance(tel, dict) and isinstance(tel.get("value"), str):
+            tokens.append(tel["value"])
+    for ident in patient.get("identifier") or ():
+        if isinstance(ident, dict) and isinstance(ident.get("value"), str):
+            tokens.append(ident["value"])
+    for ext in patient.get("extension") or ():
+        if isinstance(ext, dict) and ext.get("url") not in SAFE_EXTENSIONS:
+            for k, v in ext.items():
+                if k.startswith("value"):
+                    tokens.extend(strings(v))
+    for contact in patient.get("contact") or ():
+        if isinstance(contact, dict):
+            tokens.extend(s for s in strings(contact.get("name")) if s)
+    birth = patient.get("birthDate")
+    if isinstance(birth, str) and len(birth) == 10:
+        y, m, d = birth[:4], birth[5:7], birth[8:10]
+        tokens += [birth, f"{y}{m}{d}", f"{m}/{d}/{y}", f"{d}/{m}/{y}", f"{d}.{m}.{y}"]
+    return tokens
+
+
+def _parse_date(value: str) -> _dt.date | None:
+    try:
+        return _dt.date(int(value[:4]), int(value[5:7]), int(value[8:10]))
+    except (ValueError, IndexError):
+        return None
+
+
+class _Engine:
+    """One de-identification call: pseudonymizer, site, options and the patients seen so far."""
+
+    def __init__(self, pseudo: Pseudonymizer, site: str, options: FhirOptions) -> None:
+        if not isinstance(site, str) or not site:
+            raise OptionsError("site must be a non-empty site code such as 'H01'")
+        self.pseudo = pseudo
+        self.site = site
+        self.options = options
+        self.patients: dict[str, _Patient] = {}  # original logical id -> patient
+        self.fullurls: dict[str, tuple[str, str]] | None = None  # urn:uuid -> (type, id) inside a Bundle
+        self.default_scanner = FreeTextScanner()
+        self._nobody: _Patient | None = None
+        self.used_urns: set[str] = set()
+        self._ref_cache: dict[str, tuple[str, str]] = {}
+
+    # -- patients ---------------------------------------------------------------
+    def register_patient(self, resource: dict, mrn: str | None = None) -> _Patient:
+        rid = resource.get("id")
+        rid = rid if isinstance(rid, str) else ""
+        if rid and rid in self.patients:
+            return self.patients[rid]
+        if self.pseudo.is_patient_id(rid) and _is_pseuded(resource):
+            pseudonym, shift = rid, 0
+        else:
+            if mrn is None:
+                for ident in resource.get("identifier") or ():
+                    if isinstance(ident, dict) and _is_mr(ident) and isinstance(ident.get("value"), str):
+                        mrn = ident["value"]
+                        break
+            pseudonym = self.pseudo.patient_id(self.site, mrn if mrn is not None else rid)
+            shift = self.pseudo.date_shift_days(pseudonym)
+        birth = resource.get("birthDate")
+        gender = resource.get("gender")
+        pat = _Patient(
+            pseudonym=pseudonym,
+            shift=shift,
+            scanner=FreeTextScanner(_harvest(resource)),
+            gender=gender if isinstance(gender, str) else "",
+            birth=_parse_date(birth) if isinstance(birth, str) and len(birth) >= 10 else None,
+        )
+        if rid:
+            self.patients[rid] = pat
+        return pat
+
+    def _patient_for_id(self, pid: str) -> _Patient:
+        pat = self.patients.get(pid)
+        if pat is None:  # a Patient not in this call: key on its logical id
+            pat = self.register_patient({"resourceType": "Patient", "id": pid}, mrn=None)
+        return pat
+
+    def _nobody_patient(self) -> _Patient:
+        if self._nobody is None:
+            pseudonym = self.pseudo.patient_id(self.site, "")
+            self._nobody = _Patient(pseudonym=pseudonym, shift=self.pseudo.date_shift_days(pseudonym),
+                                    scanner=self.default_scanner)
+        return self._nobody
+
+    def patient_of(self, resource: dict) -> _Patient:
+        if resource.get("resourceType") == "Patient":
+            return self.register_patient(resource)
+        for key in _PATIENT_KEYS:
+            ref = resource.get(key)
+            if isinstance(ref, dict) and isinstance(ref.get("reference"), str):
+                pid = self._patient_ref_id(ref["reference"])
+                if pid is not None:
+                    return self._patient_for_id(pid)
+        if len(self.patients) == 1:
+            return next(iter(self.patients.values()))
+        return self._nobody_patient()
+
+    def _patient_ref_id(self, ref: str) -> str | None:
+        m = _RELATIVE.match(ref) or _ABSOLUTE.match(ref)
+        if m and m.group(1) == "Patient":
+            return m.group(2)
+        if ref.startswith("urn:uuid:") and self.fullurls is not None:
+            target = self.fullurls.get(ref.lower())
+            if target and target[0] == "Patient":
+                return target[1]
+        return None
+
+    # -- ids and references ---------------------------------------------------
+    def map_id(self, rtype: str, rid: str) -> str:
+        if rtype == "Patient":
+            return self._patient_for_id(rid).pseudonym
+        return self.pseudo.resource_id(self.site, rtype, rid)
+
+    def reference(self, ref: str, local: dict[str, str]) -> str:
+        if not ref:
+            raise _Stop(QuarantineReason.FHIR_BAD_REFERENCE, "a reference is empty")
+        hit = self._ref_cache.get(ref)
+        if hit is not None:
+            if hit[1]:
+                self.used_urns.add(hit[1])
+            return hit[0]
+        out = self._reference(ref, local)
+        if ref[0] != "#":
+            self._ref_cache[ref] = (out, ref.lower() if ref.startswith("urn:uuid:") else "")
+        return out
+
+    def _reference(self, ref: str, local: dict[str, str]) -> str:
+        if not ref:
+            raise _Stop(QuarantineReason.FHIR_BAD_REFERENCE, "a reference is empty")
+        if ref.startswith("#"):
+            target = ref[1:]
+            if target not in local:
+                raise _Stop(QuarantineReason.FHIR_BAD_REFERENCE, "a '#' reference names no contained resource")
+            return "#" + local[target]
+        if ref.startswith("urn:uuid:"):
+            u = ref[9:]
+            if not _UUID.match(u):
+                raise _Stop(QuarantineReason.FHIR_BAD_REFERENCE, "a urn:uuid reference is not a UUID")
+            if self.fullurls is not None:
+                if ref.lower() not in self.fullurls:
+                    raise _Stop(QuarantineReason.FHIR_BAD_REFERENCE, "a urn:uuid reference does not resolve in its Bundle")
+                self.used_urns.add(ref.lower())
+            return "urn:uuid:" + self.pseudo.uuid(self.site, u)
+        m = _RELATIVE.match(ref) or _ABSOLUTE.match(ref)
+        if m:
+            rtype, rid = m.group(1), m.group(2)
+            if not _known_resource_type(rtype):
+                raise _Stop(QuarantineReason.FHIR_BAD_REFERENCE, f"reference to unknown resource type {rtype[:40]}")
+            return f"{rtype}/{self.map_id(rtype, rid)}"
+        m = _CONDITIONAL.match(ref)
+        if m and _known_resource_type(m.group(1)):
+            system = m.group(2)
+            return f"{m.group(1)}?identifier={system}|{self.pseudo.identifier_value(self.site, system, m.group(3))}"
+        raise _Stop(QuarantineReason.FHIR_BAD_REFERENCE, "a reference is neither Type/id, an absolute URL, urn:uuid, #local nor Type?identifier=")
+
+    # -- the walk ---------------------------------------------------------------
+    def resource(self, res: Any, pat: _Patient, depth: int = 0, *, top: bool = True) -> dict:
+        if not isinstance(res, dict):
+            raise _Stop(QuarantineReason.FHIR_VALIDATION_FAILED, "a resource is not a JSON object")
+        rtype = res.get("resourceType")
+        if not _known_resource_type(rtype):
+            raise _Stop(QuarantineReason.FHIR_UNKNOWN_RESOURCE_TYPE, "resourceType missing or not an R4B resource")
+        already = _is_pseuded(res)
+        if already:
+            rid = res.get("id")
+            ours = isinstance(rid, str) and (
+                self.pseudo.is_patient_id(rid) if rtype == "Patient" else self.pseudo.is_resource_id(rid)
+            )
+            if ours and pat.shift != 0:
+                pat = _Patient(pseudonym=pat.pseudonym, shift=0, scanner=pat.scanner)
+        local: dict[str, str] = {}
+        contained = res.get("contained")
+        if contained is not None:
+            if not isinstance(contained, list):
+                raise _Stop(QuarantineReason.FHIR_VALIDATION_FAILED, "contained is not a list")
+            for c in contained:
+                cid = c.get("id") if isinstance(c, dict) else None
+                if not isinstance(cid, str) or not _ID.match(cid):
+                    raise _Stop(QuarantineReason.FHIR_VALIDATION_FAILED, "a contained resource has no valid id")
+                local[cid] = cid if self.pseudo.is_resource_id(cid) else self.pseudo.resource_id(self.site, "#", cid)
+        drop = _RESOURCE_DROP.get(rtype, frozenset())
+        out: dict[str, Any] = {"resourceType": rtype}
+        for k, v in res.items():
+            if k == "resourceType" or k in drop or k in _DROP_KEYS or k[0] == "_":
+                continue
+            if k == "id":
+                if not isinstance(v, str) or not _ID.match(v):
+                    raise _Stop(QuarantineReason.FHIR_VALIDATION_FAILED, "id is not a valid FHIR id")
+                out["id"] = local.get(v, v) if not top else self.map_id(rtype, v)
+            elif k == "text" and isinstance(v, dict):
+                continue  # narrative
+            elif k == "meta":
+                meta = self.meta(v, pat, local, depth + 1)
+                if meta is not _DROP:
+                    out["meta"] = meta
+            elif k == "contained":
+                out["contained"] = [self._contained(c, pat, local, depth + 1) for c in v]
+            else:
+                nv = self.member(k, v, pat, local, depth, False, False)
+                if nv is not _DROP:
+                    out[k] = nv
+        meta = out.setdefault("meta", {})
+        sec = meta.setdefault("security", [])
+        if not any(isinstance(s, dict) and s.get("code") == "PSEUDED" for s in sec):
+            sec.append(dict(PSEUDED_SECURITY))
+        if rtype == "Patient" and top:
+            pat.outputs.append(out)
+        return out
+
+    def _contained(self, c: dict, pat: _Patient, local: dict[str, str], depth: int) -> dict:
+        out = self.resource(c, pat, depth, top=False)
+        out["id"] = local[c["id"]]
+        return out
+
+    def meta(self, v: Any, pat: _Patient, local: dict[str, str], depth: int) -> Any:
+        if not isinstance(v, dict):
+            raise _Stop(QuarantineReason.FHIR_VALIDATION_FAILED, "meta is not an object")
+        out = {}
+        for k, x in v.items():
+            if k in ("source", "extension") or k[0] == "_":
+                continue
+            nx = self.value(k, x, pat, local, depth + 1)
+            if nx is not _DROP:
+                out[k] = nx
+        return out or _DROP
+
+    def value(self, key: str, v: Any, pat: _Patient, local: dict[str, str], depth: int) -> Any:
+        t = type(v)
+        if t is str:
+            return self.string(key, v, pat)
+        if t is dict:
+            return self.obj(key, v, pat, local, depth)
+        if t is list:
+            return self.array(key, v, pat, local, depth)
+        return v
+
+    def array(self, key: str, v: list, pat: _Patient, local: dict[str, str], depth: int) -> Any:
+        if depth > self.options.max_depth:
+            raise _Stop(QuarantineReason.NESTING_TOO_DEEP, f"JSON nested deeper than {self.options.max_depth} levels")
+        out: list[Any] = []
+        append = out.append
+        for item in v:
+            t = type(item)
+            if t is str:
+                r = self.string(key, item, pat)
+            elif t is dict:
+                r = self.obj(key, item, pat, local, depth + 1)
+            elif t is list:
+                r = self.array(key, item, pat, local, depth + 1)
+            else:
+                r = item
+            if r is not _DROP:
+                append(r)
+        return out if out else _DROP
+
+    def string(self, key: str, v: str, pat: _Patient) -> Any:
+        if key in _NO_SCAN:
+            return v
+        if v[:1].isdigit() and (_DATE_VALUE.match(v) or (len(v) == 4 and v.isdigit() and self._date_key(key))):
+            shifted = shift_fhir_date(v, pat.shift)
+            if shifted is None:
+                return _DROP
+            if len(v) >= 10 and v[:10] > pat.latest:
+                pat.latest = v[:10]
+            return shifted
+        if self._date_key(key) and not v.strip():
+            return _DROP
+        return pat.scanner.clean(v)
+
+    @staticmethod
+    def _date_key(key: str) -> bool:
+        return key in _DATE_KEYS or key.endswith(("Date", "DateTime", "Instant"))
+
+    def obj(self, key: str, d: dict, pat: _Patient, local: dict[str, str], depth: int) -> Any:
+        if depth > self.options.max_depth:
+            raise _Stop(QuarantineReason.NESTING_TOO_DEEP, f"JSON nested deeper than {self.options.max_depth} levels")
+        keys = d.keys()
+        if ("code" in d or "system" in d) and (
+            keys <= _CODING_KEYS or (keys <= _QUANTITY_KEYS and type(d.get("value")) is not str)
+        ):
+            # Coding / Quantity / Money: terminology and numbers, nothing to pseudonymise. The
+            # output shares this (small, flat) object with the input.
+            return d
+        if "resourceType" in d:  # a resource nested inside a resource (e.g. Parameters.parameter.resource)
+            return self.resource(d, pat, depth, top=False)
+        is_ref = "reference" in d or "identifier" in d
+        if "display" in d and not is_ref and "code" not in d and "system" not in d:
+            # a Reference carrying only a display (a person's or an institution's name): keep the
+            # element valid but say nothing
+            is_ref = True
+            d = {**d, "display": None}
+        is_attachment = "contentType" in d
+        out: dict[str, Any] = {}
+        for k, v in d.items():
+            if k in _DROP_KEYS or k[0] == "_":
+                continue
+            t = type(v)
+            if k in _SPECIAL_KEYS:
+                nv = self.member(k, v, pat, local, depth, is_ref, is_attachment)
+            elif t is str:
+                nv = v if k in _NO_SCAN else self.string(k, v, pat)
+            elif t is dict:
+                nv = self.obj(k, v, pat, local, depth + 1)
+            elif t is list:
+                nv = self.array(k, v, pat, local, depth + 1)
+            else:
+                out[k] = v
+                continue
+            if nv is not _DROP:
+                out[k] = nv
+        return out or _DROP
+
+    def member(
+        self, k: str, v: Any, pat: _Patient, local: dict[str, str], depth: int, is_ref: bool, is_attachment: bool
+    ) -> Any:
+        if k == "extension":
+            return self.extensions(v, pat, local, depth)
+        if k == "modifierExtension":
+            self.check_modifiers(v)
+            return self.value(k, v, pat, local, depth + 1)
+        if k in _IDENTIFIER_KEYS:
+            return self.identifiers(v, pat, local, depth)
+        if k == "reference" and isinstance(v, str):
+            return self.reference(v, local)
+        if k == "display" and is_ref:
+            return REDACTED if v is None else _DROP
+        if is_attachment and k in ("url", "title"):
+            return _DROP
+        if k == "text" and isinstance(v, dict):
+            return _DROP
+        return self.value(k, v, pat, local, depth + 1)
+
+    def extensions(self, v: Any, pat: _Patient, local: dict[str, str], depth: int) -> Any:
+        if not isinstance(v, list):
+            raise _Stop(QuarantineReason.FHIR_VALIDATION_FAILED, "extension is not a list")
+        kept = [e for e in v if isinstance(e, dict) and e.get("url") in self.options.safe_extensions]
+        return self.value("extension", kept, pat, local, depth + 1) if kept else _DROP
+
+    def check_modifiers(self, v: Any) -> None:
+        if not isinstance(v, list) or any(
+            not isinstance(e, dict) or e.get("url") not in self.options.safe_extensions for e in v
+        ):
+            raise _Stop(
+                QuarantineReason.FHIR_UNKNOWN_MODIFIER_EXTENSION,
+                "a modifierExtension is not in the allow-list; its meaning cannot be preserved",
+            )
+
+    def identifiers(self, v: Any, pat: _Patient, local: dict[str, str], depth: int) -> Any:
+        items = v if isinstance(v, list) else [v]
+        out = []
+        for ident in items:
+            if not isinstance(ident, dict):
+                raise _Stop(QuarantineReason.FHIR_VALIDATION_FAILED, "an identifier is not an object")
+            new = {}
+            for k, x in ident.items():
+                if k == "value" and isinstance(x, str):
+                    system = ident.get("system") if isinstance(ident.get("system"), str) else ""
+                    if _is_mr(ident) and pat.pseudonym and self.pseudo.patient_id(self.site, x) == pat.pseudonym:
+                        new[k] = pat.pseudonym
+                    else:
+                        new[k] = self.pseudo.identifier_value(self.site, system, x)
+                elif k in _DROP_KEYS or k[0] == "_" or k == "extension":
+                    continue
+                else:
+                    nx = self.value(k, x, pat, local, depth + 1)
+                    if nx is not _DROP:
+                        new[k] = nx
+            if new:
+                out.append(new)
+        if not out:
+            return _DROP
+        return out if isinstance(v, list) else out[0]
+
+    # -- finishing --------------------------------------------------------------
+    def finish_patients(self) -> tuple[FhirPatient, ...]:
+        seen: dict[str, FhirPatient] = {}
+        for pat in self.patients.values():
+            if pat.pseudonym in seen:
+                continue
+            ref = self.options.age_reference_date or (_parse_date(pat.latest) if pat.latest else None)
+            if pat.birth is not None and ref is not None and ref >= pat.birth:
+                band = age_band(age_in_years(pat.birth, ref), self.options.age_bands)
+            else:
+                band = "unknown"
+            for out in pat.outputs:
+                exts = [e for e in out.get("extension", []) if e.get("url") != AGE_BAND_EXTENSION_URL]
+                existing = [e for e in out.get("extension", []) if e.get("url") == AGE_BAND_EXTENSION_URL]
+                if pat.birth is None and existing:
+                    band = existing[0].get("valueString", band)  # already de-identified input
+                exts.append({"url": AGE_BAND_EXTENSION_URL, "valueString": band})
+                out["extension"] = exts
+            seen[pat.pseudonym] = FhirPatient(
+                pseudonym=pat.pseudonym, date_shift_days=pat.shift, age_band=band, gender=pat.gender
+            )
+        return tuple(seen.values())
+
+    def should_validate(self, out: dict) -> bool:
+        mode = self.options.validate
+        if mode == "all":
+            return True
+        if mode == "none":
+            return False
+        key = f"{out.get('resourceType')}/{out.get('id', '')}".encode()
+        return zlib.crc32(key) % self.options.validation_sample == 0
+
+
+def _q(reason: QuarantineReason, detail: str, location: str) -> Quarantined:
+    return Quarantined(reason=reason, detail=f"{location}: {detail}" if location else detail)
+
+
+def _run_one(
+    engine: _Engine, res: Any, location: str, pat: _Patient | None = None
+) -> tuple[dict | None, Quarantined | None]:
+    try:
+        if not isinstance(res, dict):
+            raise _Stop(QuarantineReason.FHIR_VALIDATION_FAILED, "not a JSON object")
+        if pat is None:
+            pat = engine.patient_of(res)
+        return engine.resource(res, pat), None
+    except _Stop as stop:
+        return None, _q(stop.reason, stop.detail, location)
+    except RecursionError:
+        return None, _q(QuarantineReason.NESTING_TOO_DEEP, "JSON nested too deeply", location)
+    except Exception as exc:  # never crash on input; never echo values
+        return None, _q(QuarantineReason.INTERNAL_ERROR, f"unexpected {type(exc).__name__}", location)
+
+
+def _validate_outputs(engine: _Engine, items: list[tuple[str, dict]]) -> dict[int, Quarantined]:
+    bad: dict[int, Quarantined] = {}
+    for i, (location, out) in enumerate(items):
+        if engine.should_validate(out):
+            problem = _validate(out)
+            if problem is not None:
+                bad[i] = _q(QuarantineReason.FHIR_VALIDATION_FAILED, problem, location)
+    return bad
+
+
+def deidentify_fhir_resource(
+    resource: dict,
+    *,
+    pseudonymizer: Pseudonymizer,
+    site: str,
+    patient_mrn: str | None = None,
+    options: FhirOptions | None = None,
+) -> FhirResult:
+    """De-identify one FHIR resource (a plain dict; the input is not modified).
+
+    Parameters
+    ----------
+    resource : dict
+        A FHIR R4 resource as parsed JSON.
+    pseudonymizer : Pseudonymizer
+    site : str
+        Site code; scopes the patient key (site, MRN) and hashed ids.
+    patient_mrn : str, optional
+        MRN of the patient this resource belongs to (for a Patient: its own MRN).
+        Default: a Patient's MR identifier (or its id); for other resources the
+        logical id of the referenced Patient.
+    options : FhirOptions, optional
+
+    Returns
+    -------
+    FhirResult
+        ``resources`` has the one de-identified resource, or ``quarantined`` has why not.
+
+    Examples
+    --------
+    >>> p = Pseudonymizer(b"k" * 32)
+    >>> pat = {"resourceType": "Patient", "id": "p1", "name": [{"family": "Doe"}],
+    ...        "identifier": [{"type": {"coding": [{"code": "MR"}]}, "value": "MRN1"}],
+    ...        "birthDate": "1980-05-01", "gender": "female"}
+    >>> r = deidentify_fhir_resource(pat, pseudonymizer=p, site="H01",
+    ...     options=FhirOptions(age_reference_date=__import__("datetime").date(2024, 1, 1)))
+    >>> out = r.resources[0]
+    >>> out["id"] == p.patient_id("H01", "MRN1"), "name" in out, "birthDate" in out, r.patients[0].age_band
+    (True, False, False, '40-49')
+    """
+    engine = _Engine(pseudonymizer, site, options or FhirOptions())
+    pat: _Patient | None = None
+    if isinstance(resource, dict):
+        if resource.get("resourceType") == "Patient":
+            engine.register_patient(resource, mrn=patient_mrn)
+        elif patient_mrn is not None:
+            pid = ""
+            for key in _PATIENT_KEYS:
+                ref = resource.get(key)
+                if isinstance(ref, dict) and isinstance(ref.get("reference"), str):
+                    pid = engine._patient_ref_id(ref["reference"]) or ""
+                    if pid:
+                        break
+            pat = engine.register_patient({"resourceType": "Patient", "id": pid}, mrn=patient_mrn)
+    out, quarantined = _run_one(engine, resource, "", pat)
+    patients = engine.finish_patients()
+    if out is not None:
+        bad = _validate_outputs(engine, [("", out)])
+        if bad:
+            return FhirResult(quarantined=tuple(bad.values()), patients=patients)
+        return FhirResult(resources=(out,), patients=patients)
+    return FhirResult(quarantined=(quarantined,), patients=patients)  # type: ignore[arg-type]
+
+
+def _parse_document(data: Any) -> Any:
+    if isinstance(data, (str, bytes, bytearray)):
+        return loads_strict(data)
+    return data
+
+
+def deidentify_bundle(
+    bundle: dict | str | bytes,
+    *,
+    pseudonymizer: Pseudonymizer,
+    site: str,
+    options: FhirOptions | None = None,
+    patients: Mapping[str, str] | None = None,
+    external_fullurls: Iterable[str] = (),
+) -> FhirResult:
+    """De-identify a FHIR Bundle (dict, or JSON text parsed strictly).
+
+    Entries that cannot be cleaned are quarantined one by one; an entry whose
+    ``urn:uuid`` reference points at a quarantined entry is quarantined too, so
+    every reference left in the output Bundle resolves.
+
+    Parameters
+    ----------
+    bundle : dict, str or bytes
+        The Bundle; text is parsed refusing duplicate keys and deep nesting.
+    pseudonymizer : Pseudonymizer
+    site : str
+    options : FhirOptions, optional
+    patients : Mapping[str, str], optional
+        Patient logical id -> MRN for Patients referenced but not contained in the Bundle.
+    external_fullurls : iterable of str
+        ``urn:uuid`` fullUrls of Bundles ingested together with this one (e.g. a
+        hospital's Organization Bundle) that references may point at; any other
+        unresolved ``urn:uuid`` reference quarantines its entry.
+
+    Returns
+    -------
+    FhirResult
+        ``bundle`` is the de-identified Bundle (None if the whole document was quarantined).
+    """
+    options = options or FhirOptions()
+    try:
+        doc = _parse_document(bundle)
+    except StrictJsonError as exc:
+        return FhirResult(quarantined=(_q(exc.reason, exc.detail, "bundle"),))
+    if not isinstance(doc, dict) or doc.get("resourceType") != "Bundle" or not isinstance(doc.get("entry", []), list):
+        return FhirResult(
+            quarantined=(_q(QuarantineReason.FHIR_VALIDATION_FAILED, "not a Bundle with an entry list", "bundle"),)
+        )
+    engine = _Engine(pseudonymizer, site, options)
+    entries = doc.get("entry", [])
+    engine.fullurls = {}
+    for e in entries:
+        if isinstance(e, dict) and isinstance(e.get("fullUrl"), str) and isinstance(e.get("resource"), dict):
+            r = e["resource"]
+            if isinstance(r.get("resourceType"), str) and isinstance(r.get("id"), str):
+                engine.fullurls[e["fullUrl"].lower()] = (r["resourceType"], r["id"])
+            else:
+                engine.fullurls[e["fullUrl"].lower()] = ("", "")
+    for u in external_fullurls:
+        engine.fullurls.setdefault(str(u).lower(), ("", ""))
+    for pid, mrn in (patients or {}).items():
+        engine.register_patient({"resourceType": "Patient", "id": pid}, mrn=mrn)
+    for e in entries:
+        r = e.get("resource") if isinstance(e, dict) else None
+        if isinstance(r, dict) and r.get("resourceType") == "Patient":
+            engine.register_patient(r)
+
+    results: list[tuple[dict | None, Quarantined | None, set[str], str]] = []
+    for i, e in enumerate(entries):
+        r = e.get("resource") if isinstance(e, dict) else None
+        rtype = r.get("resourceType") if isinstance(r, dict) else None
+        location = f"entry[{i}] {rtype if isinstance(rtype, str) and _TYPE.match(rtype) else 'resource'}"
+        engine.used_urns = set()
+        out, q = _run_one(engine, r, location)
+        entry_out: dict | None = None
+        if out is not None:
+            try:
+                entry_out = _entry(engine, e, out)
+            except _Stop as stop:
+                out, q = None, _q(stop.reason, stop.detail, location)
+        results.append((entry_out, q, engine.used_urns, location))
+
+    patients_out = engine.finish_patients()
+    bad = _validate_outputs(engine, [(loc, eo["resource"]) for eo, _, _, loc in results if eo is not None])
+    # map validation failures back onto results
+    k = 0
+    for i, (eo, q, urns, loc) in enumerate(results):
+        if eo is not None:
+            if k in bad:
+                results[i] = (None, bad[k], urns, loc)
+            k += 1
+    # cascade: entries that reference a quarantined entry's fullUrl are quarantined too
+    while True:
+        dead = {
+            entries[i]["fullUrl"].lower()
+            for i, (eo, q, _, _) in enumerate(results)
+            if eo is None and isinstance(entries[i], dict) and isinstance(entries[i].get("fullUrl"), str)
+        }
+        changed = False
+        for i, (eo, q, urns, loc) in enumerate(results):
+            if eo is not None and urns & dead:
+                results[i] = (None, _q(QuarantineReason.FHIR_BAD_REFERENCE, "refers to a quarantined entry", loc), urns, loc)
+                changed = True
+        if not changed:
+            break
+
+    out_bundle: dict[str, Any] = {"resourceType": "Bundle"}
+    if isinstance(doc.get("id"), str) and _ID.match(doc["id"]):
+        out_bundle["id"] = pseudonymizer.resource_id(site, "Bundle", doc["id"])
+    out_bundle["type"] = doc.get("type", "collection")
+    out_bundle["entry"] = [eo for eo, _, _, _ in results if eo is not None]
+    return FhirResult(
+        resources=tuple(eo["resource"] for eo in out_bundle["entry"]),
+        bundle=out_bundle,
+        quarantined=tuple(q for eo, q, _, _ in results if eo is None and q is not None),
+        patients=patients_out,
+    )
+
+
+def _entry(engine: _Engine, e: dict, out: dict) -> dict:
+    new: dict[str, Any] = {}
+    full = e.get("fullUrl")
+    if isinstance(full, str):
+        if full.startswith("urn:uuid:"):
+            new["fullUrl"] = engine.reference(full, {})
+        else:
+            m = _ABSOLUTE.match(full)
+            if not m:
+                raise _Stop(QuarantineReason.FHIR_BAD_REFERENCE, "fullUrl is neither urn:uuid nor an absolute resource URL")
+            new["fullUrl"] = "urn:uuid:" + engine.pseudo.uuid(engine.site, full)
+    new["resource"] = out
+    req = e.get("request")
+    if isinstance(req, dict):
+        method = req.get("method") if req.get("method") in ("GET", "HEAD", "POST", "PUT", "DELETE", "PATCH") else "POST"
+        url = req.get("url")
+        if isinstance(url, str) and (_TYPE.match(url) and _known_resource_type(url)):
+            new_url = url
+        elif isinstance(url, str):
+            new_url = engine.reference(url, {})
+        else:
+            new_url = out["resourceType"]
+        new["request"] = {"method": method, "url": new_url}
+    return new
+
+
+def deidentify_ndjson(
+    lines: str | bytes | Iterable[str | bytes],
+    *,
+    pseudonymizer: Pseudonymizer,
+    site: str,
+    options: FhirOptions | None = None,
+    patients: Mapping[str, str] | None = None,
+) -> FhirResult:
+    """De-identify FHIR Bulk Data NDJSON (one resource per line).
+
+    Patient lines are read first so every resource of a patient gets that
+    patient's pseudonym, date shift and PHI tokens; Patients held in another
+    file can be passed as ``patients`` (logical id -> MRN). A line that is not
+    strict JSON or cannot be cleaned is quarantined with its line number.
+
+    Parameters
+    ----------
+    lines : str, bytes or iterable of str/bytes
+        The NDJSON text or its lines.
+    pseudonymizer : Pseudonymizer
+    site : str
+    options : FhirOptions, optional
+    patients : Mapping[str, str], optional
+
+    Returns
+    -------
+    FhirResult
+        ``resources`` in input order; ``bundle`` is None.
+    """
+    options = options or FhirOptions()
+    if isinstance(lines, (str, bytes, bytearray)):
+        lines = lines.splitlines()
+    engine = _Engine(pseudonymizer, site, options)
+    engine.fullurls = {}  # urn:uuid references cannot resolve in NDJSON
+    parsed: list[tuple[int, Any, Quarantined | None]] = []
+    for n, line in enumerate(lines, start=1):
+        if not line.strip():
+            continue
+        try:
+            parsed.append((n, loads_strict(line), None))
+        except StrictJsonError as exc:
+            parsed.append((n, None, _q(exc.reason, exc.detail, f"line {n}")))
+    for pid, mrn in (patients or {}).items():
+        engine.register_patient({"resourceType": "Patient", "id": pid}, mrn=mrn)
+    for _, res, q in parsed:
+        if q is None and isinstance(res, dict) and res.get("resourceType") == "Patient":
+            engine.register_patient(res)
+    outs: list[tuple[str, dict]] = []
+    quarantined: list[Quarantined] = []
+    for n, res, q in parsed:
+        if q is not None:
+            quarantined.append(q)
+            continue
+        out, q2 = _run_one(engine, res, f"line {n}")
+        if out is None:
+            quarantined.append(q2)  # type: ignore[arg-type]
+        else:
+            outs.append((f"line {n}", out))
+    patients_out = engine.finish_patients()
+    bad = _validate_outputs(engine, outs)
+    quarantined.extend(bad.values())
+    return FhirResult(
+        resources=tuple(o for i, (_, o) in enumerate(outs) if i not in bad),
+        quarantined=tuple(quarantined),
+        patients=patients_out,
+    )

@@ -1,0 +1,66 @@
+"""Free-text PHI scanner: removes known tokens of a patient and PHI-shaped patterns.
+
+A :class:`FreeTextScanner` is built from the PHI tokens harvested for one
+patient (name parts, address lines, city, postal code, phone numbers,
+identifier values, birth date in common formats) and always applies patterns
+for e-mail addresses, phone numbers, US SSNs, national-ID-like and long digit
+runs and letter-plus-digits IDs. Matches are replaced by ``[REDACTED]``, which
+itself never matches, so scanning is idempotent.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+
+__all__ = ["FreeTextScanner", "REDACTED", "PHI_PATTERNS"]
+
+REDACTED = "[REDACTED]"
+
+PHI_PATTERNS: tuple[str, ...] = (
+    r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+",  # e-mail
+    r"(?<![\w.])\d{3}-\d{2}-\d{4}(?![\w])",  # US SSN shape
+    r"(?<![\w.])(?:\+\d{1,3}[\s.-]?)?(?:\(\d{2,4}\)\s?|\d{2,4}[\s.-])\d{3,4}[\s.-]?\d{3,4}(?![\w.])",  # phone
+    r"(?<![\w.])\d{7,}[Xx]?(?![\w.])",  # long digit runs: MRNs, national IDs, bare phone numbers
+    r"(?<![\w.])[A-Za-z]{1,3}\d{6,}(?![\w.])",  # letter+digits IDs (licences, passports)
+)
+
+
+_TRIGGER = re.compile(r"[0-9@]")
+
+
+class FreeTextScanner:
+    """Redact known PHI tokens and PHI-shaped patterns from free-text strings.
+
+    Parameters
+    ----------
+    tokens : iterable of str
+        Exact strings known to be PHI for this patient (matched case-insensitively,
+        on word boundaries). Tokens shorter than 3 characters are ignored to avoid
+        destroying ordinary words.
+
+    Examples
+    --------
+    >>> s = FreeTextScanner(["Stamm704", "Todd315"])
+    >>> s.clean("Todd315 Stamm704 called from 555-788-5466 about fever")
+    '[REDACTED] [REDACTED] called from [REDACTED] about fever'
+    >>> s.clean(s.clean("mail jo@example.org")) == s.clean("mail jo@example.org")
+    True
+    """
+
+    __slots__ = ("_regex", "_lower")
+
+    def __init__(self, tokens: Iterable[str] = ()) -> None:
+        toks = sorted({t.strip() for t in tokens if t and len(t.strip()) >= 3}, key=len, reverse=True)
+        parts = [rf"(?<!\w){re.escape(t)}(?!\w)" for t in toks] + list(PHI_PATTERNS)
+        self._regex = re.compile("|".join(parts), re.IGNORECASE)
+        self._lower = tuple(t.lower() for t in toks)
+
+    def clean(self, text: str) -> str:
+        """Return ``text`` with every match replaced by ``[REDACTED]``."""
+        # Fast path: every pattern needs a digit or '@'; tokens are checked as substrings first.
+        if _TRIGGER.search(text) is None:
+            low = text.lower()
+            if not any(t in low for t in self._lower):
+                return text
+        return self._regex.sub(REDACTED, text)
