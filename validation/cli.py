@@ -59,9 +59,11 @@ class _State:
 
     def platform(self):
         if self._platform is None:
+            from validation.audit.trail import log_size
             from validation.platform import open_platform
 
             self._platform = open_platform(self.settings())
+            self._log_size = log_size(self._platform)
         return self._platform
 
     def principal(self):
@@ -70,7 +72,17 @@ class _State:
         return resolve_principal(self.platform(), self.token)
 
     def close(self) -> None:
-        if self._platform is not None:
+        """Sign a checkpoint if this command added to the audit log, then release the database."""
+        if self._platform is None:
+            return
+        try:
+            from validation.audit.trail import log_size, write_checkpoint
+
+            if log_size(self._platform) > self._log_size:
+                write_checkpoint(self._platform)
+        except ClinvalError as exc:
+            click.echo(f"Warning: no audit checkpoint was signed: {exc.message}", err=True)
+        finally:
             self._platform.close()
 
 
@@ -331,6 +343,114 @@ def token_revoke(state: _State, token_id: int, as_json: bool) -> None:
         _emit_json(info)
     else:
         click.echo(f"Token {info.id} of {info.username} revoked at {info.revoked_at}")
+
+
+@cli.group(cls=_Group)
+def audit() -> None:
+    """The audit trail: checkpoints, live check, export bundles, offline verification."""
+
+
+@audit.command("checkpoint")
+@click.option("--out", type=click.Path(dir_okay=False, allow_dash=True), default="-", show_default=True,
+              help="Where to write the signed checkpoint ('-' for stdout).")
+@click.pass_obj
+def audit_checkpoint(state: _State, out: str) -> None:
+    """Sign a checkpoint of the whole log now (admin). Keep it to check later exports against."""
+    from validation.audit.trail import write_checkpoint
+    from validation.policy import enforce
+
+    platform = state.platform()
+    enforce(platform.db, state.principal(), "audit.checkpoint")
+    note = write_checkpoint(platform)
+    click.open_file(out, "w", encoding="utf-8").write(note)
+    if out != "-":
+        click.echo(f"Checkpoint written to {out}")
+
+
+@audit.command("check")
+@json_option
+@click.pass_obj
+def audit_check(state: _State, as_json: bool) -> None:
+    """Walk the live log (admin): hash chain and every stored checkpoint. Exits 1 at the first break."""
+    from validation.audit.trail import check_log
+
+    report = check_log(state.platform(), state.principal())
+    if as_json:
+        _emit_json(report)
+    elif report.ok:
+        click.echo(f"OK: {report.events} events chained; {report.checkpoints} checkpoints match the log")
+    else:
+        where = f" at event {report.seq}" if report.seq else ""
+        click.echo(f"BROKEN{where}: {report.problem}")
+    if not report.ok:
+        raise SystemExit(1)
+
+
+@audit.command("log")
+@click.option("--since", type=int, default=1, show_default=True, help="First sequence number.")
+@click.option("--limit", type=int, default=50, show_default=True, help="At most this many events.")
+@json_option
+@click.pass_obj
+def audit_log(state: _State, since: int, limit: int, as_json: bool) -> None:
+    """Show events of the audit log (regulator or admin)."""
+    from validation.audit.trail import list_events
+
+    events = list_events(state.platform(), state.principal(), since=since, limit=limit)
+    if as_json:
+        _emit_json(events)
+    else:
+        _table(events, ["seq", "time", "actor_id", "actor_role", "action", "object_type", "object_id"])
+
+
+@audit.command("export")
+@click.option("--out", required=True, type=click.Path(dir_okay=False), help="Bundle file to write (zip).")
+@click.option("--since", type=int, default=None, help="Only events from this sequence number on.")
+@click.option("--run", "run_id", default=None, help="Only the events of this run.")
+@click.option("--from-checkpoint", type=click.Path(exists=True, dir_okay=False), default=None,
+              help="An earlier checkpoint you kept: the bundle proves the log is consistent with it.")
+@json_option
+@click.pass_obj
+def audit_export(state: _State, out: str, since: int | None, run_id: str | None, from_checkpoint: str | None,
+                 as_json: bool) -> None:
+    """Export a bundle a regulator verifies offline (regulator or admin)."""
+    from pathlib import Path
+
+    from validation.audit.trail import export_bundle
+
+    previous = Path(from_checkpoint).read_text(encoding="utf-8") if from_checkpoint else None
+    result = export_bundle(state.platform(), state.principal(), Path(out), since=since, run_id=run_id,
+                           from_checkpoint=previous)
+    if as_json:
+        _emit_json(result)
+    else:
+        click.echo(f"Wrote {result.path}: {result.events} events ({result.scope}) under a checkpoint of "
+                   f"{result.tree_size} events")
+        click.echo("Verify it offline with: clinval audit verify BUNDLE --public-key KEY "
+                   "(or python verify_bundle.py from inside the bundle)")
+
+
+@audit.command("verify")
+@click.argument("bundle", type=click.Path(exists=True, dir_okay=False))
+@click.option("--public-key", "public_key", required=True,
+              help="The log's public key you pinned: a file, or the note verifier string itself.")
+@click.option("--previous-checkpoint", type=click.Path(exists=True, dir_okay=False), default=None,
+              help="An earlier checkpoint you kept; the bundle must be consistent with it.")
+@json_option
+def audit_verify(bundle: str, public_key: str, previous_checkpoint: str | None, as_json: bool) -> None:
+    """Verify an audit BUNDLE offline. Needs no platform: only the bundle and the key. Exits 1 on failure."""
+    from pathlib import Path
+
+    from validation.audit.verify_bundle import verify
+
+    key_text = Path(public_key).read_text(encoding="utf-8") if Path(public_key).is_file() else public_key
+    previous = Path(previous_checkpoint).read_text(encoding="utf-8") if previous_checkpoint else None
+    report = verify(bundle, key_text, previous)
+    if as_json:
+        _emit_json(report.to_dict())
+    else:
+        click.echo(report.summary())
+    if not report.ok:
+        raise SystemExit(1)
 
 
 @cli.command()

@@ -17,11 +17,9 @@ from validation.identity import SYSTEM, OrgKind, Role, hash_password, new_token,
 from validation.schema import ApiToken, Organisation, User
 from validation.storage import Database, migrate
 
-__all__ = ["InitResult", "init_home", "is_initialised", "PSEUDONYM_KEY", "SIGNING_KEY", "PUBLIC_KEY"]
+__all__ = ["InitResult", "init_home", "is_initialised", "PSEUDONYM_KEY"]
 
 PSEUDONYM_KEY = "pseudonym.key"
-SIGNING_KEY = "audit-signing.pem"
-PUBLIC_KEY = "audit-public.pem"
 REGULATOR_ORG = ("regulator", "Medical Device Technical Review Centre (regulator)")
 PILOT_BASE_ORG = ("pilot-base", "National Medical-AI Pilot Base")
 ADMIN_TOKEN_DAYS = 365
@@ -59,21 +57,13 @@ def _make_dirs(home: Path) -> None:
 
 
 def _make_keys(keys: Path) -> None:
-    from cryptography.hazmat.primitives import serialization
-    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+    from validation.audit.checkpoint import PRIVATE_KEY_FILE
+    from validation.audit.trail import create_signing_key
 
     if not (keys / PSEUDONYM_KEY).exists():
         _write_secret(keys / PSEUDONYM_KEY, secrets.token_bytes(32))
-    if not (keys / SIGNING_KEY).exists():
-        private = Ed25519PrivateKey.generate()
-        pem = private.private_bytes(
-            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
-        )
-        _write_secret(keys / SIGNING_KEY, pem)
-        public = private.public_key().public_bytes(
-            serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
-        )
-        (keys / PUBLIC_KEY).write_bytes(public)
+    if not (keys / PRIVATE_KEY_FILE).exists():
+        create_signing_key(keys)
 
 
 def _hospitals() -> list[tuple[str, str]]:
@@ -152,4 +142,12 @@ def init_home(
             _write_secret(settings.admin_token_file, (token + "\n").encode("ascii"))
     finally:
         db.dispose()
+    from validation.audit.trail import write_checkpoint
+    from validation.platform import open_platform
+
+    platform = open_platform(settings)
+    try:
+        write_checkpoint(platform)
+    finally:
+        platform.close()
     return InitResult(home=settings.home, admin_username=admin_username, admin_token=token, organisations=len(orgs))

@@ -74,6 +74,7 @@ ACTIONS: Mapping[str, ActionSpec] = MappingProxyType(
             _spec("audit.read", writes=False, admin="any", regulator="any"),
             _spec("audit.export", writes=False, admin="any", regulator="any"),
             _spec("audit.checkpoint", writes=True, admin="any"),
+            _spec("audit.check", writes=False, admin="any"),
             _spec("corpus.ingest", writes=True, admin="any"),
             _spec("corpus.accept", writes=True, admin="any"),
             _spec("corpus.read", writes=False, admin="any", regulator="any", reviewer="site"),

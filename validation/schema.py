@@ -7,7 +7,7 @@ from datetime import datetime
 from sqlalchemy import JSON, BigInteger, Boolean, DateTime, ForeignKey, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
-__all__ = ["Base", "Organisation", "User", "ApiToken", "AuditEvent"]
+__all__ = ["Base", "Organisation", "User", "ApiToken", "AuditEvent", "AuditCheckpoint"]
 
 
 class Base(DeclarativeBase):
@@ -83,3 +83,15 @@ class AuditEvent(Base):
     meaning: Mapped[str | None] = mapped_column(String(40), nullable=True)
     prev_hash: Mapped[str] = mapped_column(String(64), nullable=False)
     hash: Mapped[str] = mapped_column(String(64), nullable=False)
+
+
+class AuditCheckpoint(Base):
+    """A signed checkpoint (tree size + root hash) of the audit log, as a C2SP signed note."""
+
+    __tablename__ = "audit_checkpoints"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    tree_size: Mapped[int] = mapped_column(BigInteger, nullable=False)
+    root_hash: Mapped[str] = mapped_column(String(64), nullable=False)
+    time: Mapped[str] = mapped_column(String(40), nullable=False)
+    note: Mapped[str] = mapped_column(Text, nullable=False)

@@ -9,8 +9,6 @@ the Merkle tree, checkpoints and export build on the same canonical bytes.
 from __future__ import annotations
 
 import hashlib
-import json
-import math
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -19,6 +17,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from validation.audit.canonical import canonical_json
 from validation.identity import Principal
 from validation.schema import AuditEvent
 
@@ -51,39 +50,27 @@ EVENT_FIELDS = (
     "meaning",
     "prev_hash",
 )
-_SAFE_DETAIL_TYPES = (str, int, bool, type(None))
 
 
-def _check_details(value: Any, path: str = "details") -> None:
-    if isinstance(value, float):
-        if not math.isfinite(value):
-            raise ValueError(f"{path} holds a non-finite number; audit events take finite values only")
-        return
-    if isinstance(value, _SAFE_DETAIL_TYPES):
-        return
+def _jsonable(value: Any) -> Any:
+    """Tuples become lists (as they will read back from the database); everything else is checked as it is."""
+    if isinstance(value, tuple):
+        return [_jsonable(v) for v in value]
+    if isinstance(value, list):
+        return [_jsonable(v) for v in value]
     if isinstance(value, Mapping):
-        for key, item in value.items():
-            if not isinstance(key, str):
-                raise ValueError(f"{path} has a non-string key {key!r}")
-            _check_details(item, f"{path}.{key}")
-        return
-    if isinstance(value, (list, tuple)):
-        for i, item in enumerate(value):
-            _check_details(item, f"{path}[{i}]")
-        return
-    raise ValueError(f"{path} holds a {type(value).__name__}; audit details take JSON values only")
+        return {k: _jsonable(v) for k, v in value.items()}
+    return value
 
 
 def canonical_event_bytes(event: Mapping[str, Any]) -> bytes:
-    """The canonical JSON of an event: sorted keys, UTF-8, no insignificant whitespace."""
-    return json.dumps(event, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False).encode(
-        "utf-8"
-    )
+    """The canonical JSON of an event: sorted keys, UTF-8, no insignificant whitespace (the Merkle leaf)."""
+    return canonical_json(event)
 
 
 def event_hash(event: Mapping[str, Any]) -> str:
     """SHA-256 (hex) of an event's canonical JSON; the next event's ``prev_hash``."""
-    return hashlib.sha256(canonical_event_bytes(event)).hexdigest()
+    return hashlib.sha256(canonical_json(event)).hexdigest()
 
 
 def event_dict(row: AuditEvent) -> dict[str, Any]:
@@ -131,8 +118,8 @@ def append_event(
     dict
         The event as stored (with ``seq`` and ``prev_hash``).
     """
-    details = dict(details or {})
-    _check_details(details)
+    details = _jsonable(dict(details or {}))
+    canonical_json(details)  # refuses NaN, non-string keys, bytes...: an event must always be hashable
     last = session.execute(select(AuditEvent.seq, AuditEvent.hash).order_by(AuditEvent.seq.desc()).limit(1)).first()
     seq, prev = (1, GENESIS_HASH) if last is None else (last.seq + 1, last.hash)
     event = {
