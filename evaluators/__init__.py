@@ -12,9 +12,34 @@ from evaluators._bootstrap import (
     jackknife_values,
     percentile_interval,
 )
+from evaluators._breakdown import Breakdown
+from evaluators._calibration import (
+    brier_score,
+    calibration_ci,
+    calibration_intercept,
+    calibration_slope,
+    ece,
+    reliability_curve,
+)
+from evaluators._heterogeneity import (
+    MetaAnalysis,
+    logit_auroc,
+    logit_proportion,
+    meta_analysis,
+    site_heterogeneity,
+)
 from evaluators._proportions import proportion_ci
 from evaluators._ranking import auroc, auroc_ci, average_precision, compare_auroc, pr_curve, roc_curve
 from evaluators._records import Comparison, Estimate
+from evaluators._rules import (
+    ESTIMATE_FIELDS,
+    KNOWN_METRICS,
+    Rule,
+    Verdict,
+    check_rule_names,
+    evaluate_rules,
+    parse_rule,
+)
 from evaluators._threshold import ThresholdMetrics, threshold_metrics
 from evaluators.exceptions import (
     EvaluatorError,
@@ -25,7 +50,26 @@ from evaluators.exceptions import (
 )
 
 __all__ = [
+    "ESTIMATE_FIELDS",
+    "KNOWN_METRICS",
+    "Breakdown",
     "Comparison",
+    "MetaAnalysis",
+    "Rule",
+    "Verdict",
+    "brier_score",
+    "calibration_ci",
+    "calibration_intercept",
+    "calibration_slope",
+    "check_rule_names",
+    "ece",
+    "evaluate_rules",
+    "logit_auroc",
+    "logit_proportion",
+    "meta_analysis",
+    "parse_rule",
+    "reliability_curve",
+    "site_heterogeneity",
     "Estimate",
     "EvaluatorError",
     "InvalidInputError",

@@ -106,7 +106,18 @@ def _w_logistic(w: np.ndarray, y: np.ndarray, x: np.ndarray, *, slope: bool, max
         converged |= ok & (step < tol)
         if converged.all():
             break
-    bad = ~converged | (np.abs(b) > 1e6) | (np.abs(a) > 1e6)
+    present = w > 0
+    n_pos = (present & (y > 0.5)).sum(axis=1)
+    one_class = (n_pos == 0) | (n_pos == present.sum(axis=1))
+    bad = ~converged | one_class
+    if slope:
+        # (quasi-)complete separation on x: the maximum-likelihood slope is infinite
+        yb = y > 0.5
+        neg_max = np.where(present & ~yb, x, -np.inf).max(axis=1)
+        pos_min = np.where(present & yb, x, np.inf).min(axis=1)
+        neg_min = np.where(present & ~yb, x, np.inf).min(axis=1)
+        pos_max = np.where(present & yb, x, -np.inf).max(axis=1)
+        bad |= (neg_max <= pos_min) | (pos_max <= neg_min)
     return np.where(bad, np.nan, a), np.where(bad, np.nan, b)
 
 
