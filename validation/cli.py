@@ -15,7 +15,7 @@ from typing import Any
 
 import click
 
-from validation.exceptions import ClinvalError
+from validation.exceptions import ClinvalError, InvalidInput
 
 __all__ = ["main", "cli"]
 
@@ -343,6 +343,60 @@ def token_revoke(state: _State, token_id: int, as_json: bool) -> None:
         _emit_json(info)
     else:
         click.echo(f"Token {info.id} of {info.username} revoked at {info.revoked_at}")
+
+
+@cli.group(cls=_Group)
+def corpus() -> None:
+    """Hospital corpora: synthetic exports (and, as it lands, ingest, versions and quality checks)."""
+
+
+@corpus.command("synth")
+@click.option("--out", required=True, type=click.Path(file_okay=False), help="Directory to write the exports into.")
+@click.option("--sites", default="all", show_default=True, help="Comma-separated site codes (H01..H16, DEV) or 'all'.")
+@click.option("--cases", type=int, default=200, show_default=True, help="Cases per task and site.")
+@click.option("--tasks", default="cxr-pneumonia,aki-48h", show_default=True, help="Comma-separated tasks.")
+@click.option("--seed", type=int, default=0, show_default=True, help="Seed; the same seed gives the same bytes.")
+@click.option("--image-size", type=int, default=256, show_default=True, help="Radiograph rows and columns.")
+@click.option("--workers", type=int, default=None, help="Worker processes (default: one per CPU).")
+@click.option("--force", is_flag=True, help="Replace the requested sites' folders in a non-empty directory.")
+@json_option
+def corpus_synth(out: str, sites: str, cases: int, tasks: str, seed: int, image_size: int, workers: int | None,
+                 force: bool, as_json: bool) -> None:
+    """Write the synthetic hospitals' identified exports (DICOM, FHIR NDJSON, reference standards).
+
+    The exports are full of (fictional) PHI on purpose: de-identification at ingest has real work to do.
+    """
+    from datasets.exceptions import DatasetsError
+    from datasets.synthetic import generate_export
+
+    bar = None
+
+    def progress(done: int, total: int, label: str) -> None:
+        nonlocal bar
+        if as_json:
+            return
+        if bar is None:
+            bar = click.progressbar(length=total, label="Synthesising", file=sys.stderr, show_pos=True)
+            bar.__enter__()
+        bar.update(done - bar.pos)
+
+    try:
+        summary = generate_export(out, sites=sites, cases=cases, tasks=[t for t in tasks.split(",") if t],
+                                  seed=seed, image_size=image_size, progress=progress, force=force, workers=workers)
+    except DatasetsError as exc:
+        raise InvalidInput(str(exc), hint="see 'clinval corpus synth --help'") from None
+    finally:
+        if bar is not None:
+            bar.__exit__(None, None, None)
+    if as_json:
+        _emit_json({"out_dir": summary.out_dir, **summary.to_dict()})
+        return
+    click.echo(f"Wrote {summary.files_written} files ({summary.bytes_written / 1e6:.1f} MB) to {summary.out_dir}")
+    for site in summary.sites:
+        parts = ", ".join(
+            f"{c.task} {c.cases} cases ({c.positives} positive)" for c in summary.counts if c.site == site
+        )
+        click.echo(f"  {site}: {parts}")
 
 
 @cli.group(cls=_Group)
