@@ -527,7 +527,8 @@ def _verify(path: Path, public_key_text: str, previous_text: str | None, max_mem
         event_hash = hashlib.sha256(line).hexdigest()
         seqs.append(seq)
         leaf_hashes.append(_leaf(line))
-        event_hashes.append(event_hash)
+        if scope == "subset":  # only a subset statement lists event hashes
+            event_hashes.append(event_hash)
         if isinstance(event.get("object_sha256"), str):
             object_hashes.setdefault(event["object_sha256"], []).append(seq)
         prev_seq, prev_hash = seq, event_hash
