@@ -21,6 +21,15 @@ from evaluators._calibration import (
     ece,
     reliability_curve,
 )
+from evaluators._detection import (
+    FPPI_POINTS,
+    FROC,
+    froc,
+    froc_curve,
+    froc_score,
+    match_marks,
+    within_distance,
+)
 from evaluators._heterogeneity import (
     MetaAnalysis,
     logit_auroc,
@@ -40,6 +49,7 @@ from evaluators._rules import (
     evaluate_rules,
     parse_rule,
 )
+from evaluators._segmentation import assd, dice, hausdorff, hd95, iou, nsd, surface_distances
 from evaluators._threshold import ThresholdMetrics, threshold_metrics
 from evaluators.exceptions import (
     EvaluatorError,
@@ -51,13 +61,27 @@ from evaluators.exceptions import (
 
 __all__ = [
     "ESTIMATE_FIELDS",
+    "FPPI_POINTS",
+    "FROC",
     "KNOWN_METRICS",
     "Breakdown",
     "Comparison",
     "MetaAnalysis",
     "Rule",
     "Verdict",
+    "assd",
     "brier_score",
+    "dice",
+    "froc",
+    "froc_curve",
+    "froc_score",
+    "hausdorff",
+    "hd95",
+    "iou",
+    "match_marks",
+    "nsd",
+    "surface_distances",
+    "within_distance",
     "calibration_ci",
     "calibration_intercept",
     "calibration_slope",
