@@ -178,7 +178,7 @@ def imaging_study(site: SiteProfile, *, rid: str, patient_id: str, encounter_id:
         "numberOfSeries": 1,
         "numberOfInstances": 1,
         "description": description,
-        "note": [{"authorString": operator.text, "text": f"Acquired at {site.name}."}],
+        "note": [{"authorString": operator.text, "text": f"Acquired at {site.name_local} ({site.name})."}],
         "series": [{
             "uid": series_uid,
             "number": 1,

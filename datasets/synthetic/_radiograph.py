@@ -95,19 +95,19 @@ def render_attenuation(
         aspect = half_width / height
         if rng.random() < 0.55:
             pattern = "focal"
-            r = float(rng.uniform(0.10, 0.19))
+            r = float(rng.uniform(0.13, 0.24))
             blob = (np.exp(-((u - uc) ** 2) / (2 * r * r)) * np.exp(-((v - vc) ** 2) / (2 * (r * aspect) ** 2)))
-            opacity = severity * float(rng.uniform(0.22, 0.32)) * blob
+            opacity = severity * float(rng.uniform(0.26, 0.38)) * blob
         else:
             pattern = "patchy"
             opacity = np.zeros((size, size), dtype=np.float32)
-            for _ in range(int(rng.integers(4, 8))):
+            for _ in range(int(rng.integers(5, 10))):
                 bu, bv = uc + rng.normal(0.0, 0.09), vc + rng.normal(0.0, 0.06)
-                r = float(rng.uniform(0.04, 0.08))
+                r = float(rng.uniform(0.05, 0.10))
                 opacity = opacity + float(rng.uniform(0.6, 1.0)) * (
                     np.exp(-((u - bu) ** 2) / (2 * r * r)) * np.exp(-((v - bv) ** 2) / (2 * (r * aspect) ** 2))
                 )
-            opacity = severity * 0.26 * np.clip(opacity, 0.0, 1.3)
+            opacity = severity * 0.32 * np.clip(opacity, 0.0, 1.3)
         att = att + opacity * lungs
         finding = Finding(pattern=pattern, side=side, zone=zone)
     return att.astype(np.float32, copy=False), finding

@@ -142,10 +142,6 @@ def generate_site(out_dir: str, code: str, cases: int, tasks: tuple[str, ...], s
     tokens = _Tokens()
     tokens.add("institution_name", site.name, site.name_local)
     tokens.add("institution_address", site.address)
-    for group in (referrers, radiologists, operators, attendings, nurses):
-        for s in group:
-            tokens.add_name("physician_name", s.name)
-            tokens.add("phone", s.phone)
     resources: dict[str, list[dict]] = {}
     ids = _Ids()
     patient_ids: dict[int, str] = {}
@@ -227,11 +223,17 @@ def generate_site(out_dir: str, code: str, cases: int, tasks: tuple[str, ...], s
             files += 1
             if burned_in:
                 burned.append(f"{site.code}/{rel.as_posix()}")
+            for staff in (referrer, operator, radiologist):
+                tokens.add_name("physician_name", staff.name)
+            tokens.add("phone", referrer.phone)
             tokens.add("accession_number", accession)
             tokens.add("uid", study.study_uid, study.series_uid, study.sop_uid)
             tokens.add("station_name", station)
             tokens.add("device_serial", serial)
-            tokens.add("free_text", image_comments, patient_comments, description)
+            identifying = (pname.text, f"{pname.family.upper()} {pname.given.upper()}", referrer.name.text,
+                           person.mobile, person.contact_mobile)
+            tokens.add("free_text", *(t for t in (image_comments, patient_comments, description)
+                                      if any(x in t for x in identifying)))
 
             pid = patient_id(i)
             enc = ids("Encounter")
@@ -281,6 +283,8 @@ def generate_site(out_dir: str, code: str, cases: int, tasks: tuple[str, ...], s
             positives += label
             attending = attendings[int(rng.integers(len(attendings)))]
             nurse = nurses[int(rng.integers(len(nurses)))]
+            tokens.add_name("physician_name", attending.name)
+            tokens.add_name("physician_name", nurse.name)
             pid = patient_id(i)
             enc = ids("Encounter")
             visit = f"ZY{admit:%y%m%d}{site.index:02d}{j + 1:05d}"
