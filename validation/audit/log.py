@@ -34,6 +34,7 @@ __all__ = [
 ]
 
 GENESIS_HASH = "0" * 64
+_TAIL_KEY = "clinval.audit_tail"
 EVENT_FIELDS = (
     "seq",
     "time",
@@ -120,8 +121,14 @@ def append_event(
     """
     details = _jsonable(dict(details or {}))
     canonical_json(details)  # refuses NaN, non-string keys, bytes...: an event must always be hashable
-    last = session.execute(select(AuditEvent.seq, AuditEvent.hash).order_by(AuditEvent.seq.desc()).limit(1)).first()
-    seq, prev = (1, GENESIS_HASH) if last is None else (last.seq + 1, last.hash)
+    # Writers are serialised, so within one transaction the tail of the log is known after the first look-up.
+    tail = session.info.get(_TAIL_KEY)
+    if tail is None:
+        last = session.execute(
+            select(AuditEvent.seq, AuditEvent.hash).order_by(AuditEvent.seq.desc()).limit(1)
+        ).first()
+        tail = (0, GENESIS_HASH) if last is None else (last.seq, last.hash)
+    seq, prev = tail[0] + 1, tail[1]
     event = {
         "seq": seq,
         "time": _utc_now(),
@@ -138,8 +145,9 @@ def append_event(
         "meaning": meaning,
         "prev_hash": prev,
     }
-    session.add(AuditEvent(**event, hash=event_hash(event)))
-    session.flush()
+    digest = event_hash(event)
+    session.add(AuditEvent(**event, hash=digest))
+    session.info[_TAIL_KEY] = (seq, digest)
     return event
 
 
