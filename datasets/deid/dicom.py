@@ -70,6 +70,7 @@ METHOD_CODES: dict[str, tuple[str, str]] = {
     "safe_private": ("113111", "Retain Safe Private Option"),
 }
 
+_UTC_OFFSET = re.compile(r"^[+-]\d{4}$")
 _UID_OK = re.compile(r"^[0-9.]{1,64}$")
 _TEXT_VRS = frozenset({"LO", "SH", "ST", "LT", "UT", "UC"})
 _NATIVE_TS = {
@@ -187,6 +188,8 @@ def deidentify_dicom(
     >>> ds.PatientName = "Doe^Jane"
     >>> ds.PatientID = "MRN1"
     >>> ds.StudyDate = "20200301"
+    >>> ds.Rows, ds.Columns, ds.BitsAllocated, ds.SamplesPerPixel = 1, 2, 8, 1
+    >>> ds.PixelData = b"\x00\x01"
     >>> r = deidentify_dicom(ds, pseudonymizer=Pseudonymizer(b"k" * 32), site="H01")
     >>> r.ok, str(r.dataset.PatientName), r.dataset.PatientIdentityRemoved
     (True, '', 'YES')
@@ -299,7 +302,10 @@ def _gate(ds, options: DeidOptions) -> None:
 
 def _check_pixel_data(ds) -> None:
     if _PIXEL_DATA not in ds:
-        return
+        raise _Stop(
+            QuarantineReason.TRUNCATED,
+            "no Pixel Data (7FE0,0010): every supported SOP class is an image; the file is truncated or incomplete",
+        )
     raw = ds.get_item(_PIXEL_DATA)
     value = raw.value
     if value is None:
@@ -398,9 +404,14 @@ class _Walk:
             if group & 1:
                 self._private(ds, tag, depth)
                 continue
-            if (group & 0xFF00) in (0x5000, 0x6000):  # curves, overlays
+            if (group & 0xFF00) in (0x5000, 0x6000) or group in (0x0000, 0x0002):
+                # curves, overlays; command (0000) and file meta (0002) groups do not belong in a dataset
                 del ds[tag]
                 continue
+            raw = ds.get_item(tag)
+            length = getattr(raw, "length", None)
+            if length is not None and length != _UNDEFINED and isinstance(raw.value, bytes) and len(raw.value) < length:
+                raise _Stop(QuarantineReason.TRUNCATED, f"file ends inside element ({group:04X},{tag & 0xFFFF:04X})")
             rule = table.get(tag)
             if rule is None:
                 if tag == _PIXEL_DATA:
@@ -462,8 +473,10 @@ class _Walk:
             if vr in ("DA", "DT"):
                 self._shift(ds, tag, elem, vr, rule)
                 return
-            if vr in ("TM", "SH"):
-                return  # a whole-day shift leaves times of day and UTC offsets unchanged
+            if vr == "TM":
+                return  # a whole-day shift leaves times of day unchanged
+            if vr == "SH" and _UTC_OFFSET.match(str(elem.value or "")):
+                return  # Timezone Offset From UTC: kept only when it is a well-formed offset
             action = rule.fallback
         elif action is Action.CLEAN_TEXT:
             if vr in _TEXT_VRS:

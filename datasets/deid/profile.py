@@ -43,7 +43,7 @@ import json
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from functools import lru_cache
-from importlib import resources
+from pathlib import Path
 
 from datasets.deid.errors import OptionsError, ProfileError
 
@@ -262,7 +262,7 @@ class DeidOptions:
 
 def _table_rows() -> list[dict]:
     try:
-        text = resources.files("datasets").joinpath("data/annex_e_basic_profile.json").read_text("utf-8")
+        text = (Path(__file__).resolve().parents[1] / "data" / "annex_e_basic_profile.json").read_text("utf-8")
         rows = json.loads(text)["attributes"]
     except (OSError, KeyError, ValueError) as exc:
         raise ProfileError(
