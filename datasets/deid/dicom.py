@@ -189,7 +189,7 @@ def deidentify_dicom(
     >>> ds.PatientID = "MRN1"
     >>> ds.StudyDate = "20200301"
     >>> ds.Rows, ds.Columns, ds.BitsAllocated, ds.SamplesPerPixel = 1, 2, 8, 1
-    >>> ds.PixelData = b"\x00\x01"
+    >>> ds.PixelData = bytes(2)
     >>> r = deidentify_dicom(ds, pseudonymizer=Pseudonymizer(b"k" * 32), site="H01")
     >>> r.ok, str(r.dataset.PatientName), r.dataset.PatientIdentityRemoved
     (True, '', 'YES')
