@@ -59,7 +59,8 @@ class _Ranked:
         return g
 
 
-def _rank(y: np.ndarray, s: np.ndarray, w: np.ndarray | None = None) -> _Ranked:
+def _sort(s: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The one sort: case order by ascending score, sorted scores, and tie-group starts."""
     order = np.argsort(s)
     ss = s[order]
     n = ss.shape[0]
@@ -67,6 +68,13 @@ def _rank(y: np.ndarray, s: np.ndarray, w: np.ndarray | None = None) -> _Ranked:
     if n:
         boundary[0] = True
         np.not_equal(ss[1:], ss[:-1], out=boundary[1:])
+    return order, ss, boundary
+
+
+def _rank(y: np.ndarray, s: np.ndarray, w: np.ndarray | None = None,
+          presorted: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None) -> _Ranked:
+    order, ss, boundary = presorted if presorted is not None else _sort(s)
+    n = ss.shape[0]
     starts = np.flatnonzero(boundary)
     yp = y[order].astype(np.float64)
     if w is not None:
@@ -226,12 +234,24 @@ def auroc_ci(y_true: Any, y_score: Any, *, method: str = "delong", level: float 
 
 def _delong_ci(y: np.ndarray, s: np.ndarray, *, level: float, n_pos: int, n_neg: int) -> Estimate:
     n = n_pos + n_neg
-    r = _rank(y, s)
+    presorted = _sort(s)
     if n_pos < 2 or n_neg < 2:
+        r = _rank(y, s, presorted=presorted)
         auc = _auc_from_groups(r.pos, r.neg)
         return Estimate(estimate=auc, level=level, method="delong", n=n, n_pos=n_pos, n_neg=n_neg,
                         note=f"no DeLong interval: needs >= 2 cases of each class (n_pos={n_pos}, n_neg={n_neg})")
-    auc, var = _delong_variance(r)
+    order, _, boundary = presorted
+    if boundary.all():
+        # No ties: placement values follow from the positions of each class in the sorted order.
+        y_sorted = y[order]
+        pos_at = np.flatnonzero(y_sorted)
+        neg_at = np.flatnonzero(~y_sorted)
+        v10 = (pos_at - np.arange(n_pos)) / n_neg  # negatives below each positive
+        v01 = (n_pos - (neg_at - np.arange(n_neg))) / n_pos  # positives above each negative
+        auc = float(v10.mean())
+        var = float(np.var(v10, ddof=1) / n_pos + np.var(v01, ddof=1) / n_neg)
+    else:
+        auc, var = _delong_variance(_rank(y, s, presorted=presorted))
     se = math.sqrt(max(var, 0.0))
     z = _inputs.level_z(level)
     low, high = auc - z * se, auc + z * se
