@@ -400,6 +400,70 @@ def corpus_synth(out: str, sites: str, cases: int, tasks: str, seed: int, image_
 
 
 @cli.group(cls=_Group)
+def protocol() -> None:
+    """Validation protocols: pre-registered tasks, metrics, subgroups and acceptance criteria."""
+
+
+@protocol.command("publish")
+@click.argument("file", type=click.Path(dir_okay=False))
+@json_option
+@click.pass_obj
+def protocol_publish(state: _State, file: str, as_json: bool) -> None:
+    """Check and publish protocol FILE (admin); the version is frozen by its hash and never changes."""
+    from validation.protocols import load_protocol_file, publish_protocol
+
+    published, new = publish_protocol(state.platform(), state.principal(), load_protocol_file(file))
+    if as_json:
+        _emit_json({"new": new, **published.model_dump(mode="json")})
+        return
+    p = published.protocol
+    verb = "Published" if new else "Already published (identical)"
+    click.echo(f"{verb}: {p.id} version {p.version} ({p.task}), sha256 {published.sha256}")
+    for c in p.acceptance:
+        click.echo(f"  {c.id}: {c.rule}")
+
+
+@protocol.command("list")
+@json_option
+@click.pass_obj
+def protocol_list(state: _State, as_json: bool) -> None:
+    """List published protocols."""
+    from validation.protocols import list_protocols
+
+    items = list_protocols(state.platform(), state.principal())
+    rows = [{"id": i.protocol.id, "version": i.protocol.version, "task": i.protocol.task,
+             "published_at": i.published_at, "sha256": i.sha256[:16]} for i in items]
+    if as_json:
+        _emit_json([i.model_dump(mode="json") for i in items])
+    else:
+        _table(rows, ["id", "version", "task", "published_at", "sha256"])
+
+
+@protocol.command("show")
+@click.argument("protocol_id")
+@click.option("--version", type=int, default=None, help="A specific version (default: the newest).")
+@json_option
+@click.pass_obj
+def protocol_show(state: _State, protocol_id: str, version: int | None, as_json: bool) -> None:
+    """Show a published protocol."""
+    from validation.protocols import get_protocol
+
+    item = get_protocol(state.platform(), state.principal(), protocol_id, version)
+    if as_json:
+        _emit_json(item.model_dump(mode="json"))
+        return
+    p = item.protocol
+    click.echo(f"{p.id} version {p.version}: {p.title}")
+    click.echo(f"  task {p.task}, input {p.input.view}, sha256 {item.sha256}")
+    click.echo(f"  published {item.published_at} by {item.published_by}")
+    click.echo(f"  metrics: {', '.join(p.metrics)}; subgroups: {', '.join(p.subgroups) or '-'}; "
+               f"min cases per group {p.min_cases_per_group}")
+    click.echo("  acceptance:")
+    for c in p.acceptance:
+        click.echo(f"    {c.id}: {c.rule}")
+
+
+@cli.group(cls=_Group)
 def audit() -> None:
     """The audit trail: checkpoints, live check, export bundles, offline verification."""
 

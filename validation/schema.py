@@ -7,7 +7,7 @@ from datetime import datetime
 from sqlalchemy import JSON, BigInteger, Boolean, DateTime, ForeignKey, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
-__all__ = ["Base", "Organisation", "User", "ApiToken", "AuditEvent", "AuditCheckpoint"]
+__all__ = ["Base", "Organisation", "User", "ApiToken", "AuditEvent", "AuditCheckpoint", "ProtocolRecord"]
 
 
 class Base(DeclarativeBase):
@@ -95,3 +95,18 @@ class AuditCheckpoint(Base):
     root_hash: Mapped[str] = mapped_column(String(64), nullable=False)
     time: Mapped[str] = mapped_column(String(40), nullable=False)
     note: Mapped[str] = mapped_column(Text, nullable=False)
+
+
+class ProtocolRecord(Base):
+    """A published protocol version; its body never changes (a trigger refuses UPDATE)."""
+
+    __tablename__ = "protocols"
+    __table_args__ = (UniqueConstraint("protocol_id", "version", name="uq_protocols_id_version"),)
+
+    pk: Mapped[int] = mapped_column(Integer, primary_key=True)
+    protocol_id: Mapped[str] = mapped_column(String(64), nullable=False)
+    version: Mapped[int] = mapped_column(Integer, nullable=False)
+    sha256: Mapped[str] = mapped_column(String(64), nullable=False)
+    body: Mapped[dict] = mapped_column(JSON, nullable=False)
+    published_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False)
+    published_by: Mapped[str] = mapped_column(String(64), nullable=False)
