@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import numbers
 from dataclasses import asdict, dataclass
 from typing import Any, Mapping
 
@@ -18,11 +19,18 @@ def _check_level(level: float) -> None:
         )
 
 
-def _check_count(name: str, value: int | None, *, optional: bool) -> None:
+def _count(name: str, value: int | None, *, optional: bool) -> int | None:
     if value is None and optional:
-        return
-    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        return None
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 0:
         raise InvalidParameterError(f"{name} must be a non-negative int; got {value!r}.")
+    return int(value)
+
+
+def _real(name: str, value: object) -> float:
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise InvalidParameterError(f"{name} must be a real number (NaN if undefined); got {value!r}.")
+    return float(value)
 
 
 def _check_interval(low: float, high: float) -> None:
@@ -51,7 +59,8 @@ class Estimate:
     n : int
         Number of cases the estimate is computed from.
     n_pos, n_neg : int or None
-        Number of positive and negative cases, for metrics over a binary reference.
+        Number of reference-positive and reference-negative cases in the data the estimate came from (for PPV and
+        NPV: the whole evaluated set, while ``n`` is the denominator of the proportion).
     se : float
         Standard error where the method provides one (DeLong), else NaN.
     note : str
@@ -71,15 +80,12 @@ class Estimate:
 
     def __post_init__(self) -> None:
         for name in ("estimate", "ci_low", "ci_high", "se"):
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, (int, float)):
-                raise InvalidParameterError(f"{name} must be a real number (NaN if undefined); got {value!r}.")
-            object.__setattr__(self, name, float(value))
+            object.__setattr__(self, name, _real(name, getattr(self, name)))
         _check_level(self.level)
         object.__setattr__(self, "level", float(self.level))
-        _check_count("n", self.n, optional=False)
-        _check_count("n_pos", self.n_pos, optional=True)
-        _check_count("n_neg", self.n_neg, optional=True)
+        object.__setattr__(self, "n", _count("n", self.n, optional=False))
+        object.__setattr__(self, "n_pos", _count("n_pos", self.n_pos, optional=True))
+        object.__setattr__(self, "n_neg", _count("n_neg", self.n_neg, optional=True))
         _check_interval(self.ci_low, self.ci_high)
         if not isinstance(self.method, str) or not isinstance(self.note, str):
             raise InvalidParameterError("method and note must be strings.")
@@ -90,7 +96,7 @@ class Estimate:
         return math.isfinite(self.estimate)
 
     def to_dict(self) -> dict[str, Any]:
-        """Return the record as a plain dict (JSON-ready, NaN kept as float NaN)."""
+        """Return the record as a plain dict of Python scalars (NaN kept as float NaN)."""
         return asdict(self)
 
     @classmethod
@@ -147,14 +153,14 @@ class Comparison:
 
     def __post_init__(self) -> None:
         for name in ("difference", "ci_low", "ci_high", "z", "p_value", "estimate_a", "estimate_b"):
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, (int, float)):
-                raise InvalidParameterError(f"{name} must be a real number (NaN if undefined); got {value!r}.")
-            object.__setattr__(self, name, float(value))
+            object.__setattr__(self, name, _real(name, getattr(self, name)))
         _check_level(self.level)
-        _check_count("n", self.n, optional=False)
-        _check_count("n_pos", self.n_pos, optional=True)
-        _check_count("n_neg", self.n_neg, optional=True)
+        object.__setattr__(self, "level", float(self.level))
+        object.__setattr__(self, "n", _count("n", self.n, optional=False))
+        object.__setattr__(self, "n_pos", _count("n_pos", self.n_pos, optional=True))
+        object.__setattr__(self, "n_neg", _count("n_neg", self.n_neg, optional=True))
+        if not isinstance(self.method, str) or not isinstance(self.note, str):
+            raise InvalidParameterError("method and note must be strings.")
         _check_interval(self.ci_low, self.ci_high)
         if not math.isnan(self.p_value) and not 0.0 <= self.p_value <= 1.0:
             raise InvalidParameterError(f"p_value must be in [0, 1]; got {self.p_value!r}.")
