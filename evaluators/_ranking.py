@@ -26,13 +26,14 @@ from evaluators._bootstrap import (
     chunk_size,
     draw_counts,
     interval_from_replicates,
+    jackknife_values,
     make_layout,
     replicate_generator,
     run_chunks,
     seed_sequence,
 )
 from evaluators._records import Comparison, Estimate
-from evaluators.exceptions import InvalidInputError, InvalidParameterError
+from evaluators.exceptions import InvalidParameterError
 
 __all__ = ["auroc", "auroc_ci", "average_precision", "compare_auroc", "pr_curve", "roc_curve"]
 
@@ -193,7 +194,8 @@ def auroc_ci(y_true: Any, y_score: Any, *, method: str = "delong", level: float 
         Patient id when a patient has several cases; clusters are resampled whole, stratified by ``strata``
         only (a patient may have cases of both classes).
     interval : {"percentile", "bca"}
-        Bootstrap interval method. BCa uses the closed-form leave-one-case-out jackknife of the AUROC.
+        Bootstrap interval method. BCa uses the closed-form leave-one-case-out jackknife of the AUROC
+        (leave-one-patient-out with ``clusters``).
     workers : int
         Threads for the bootstrap.
     pos_label : optional
@@ -204,6 +206,15 @@ def auroc_ci(y_true: Any, y_score: Any, *, method: str = "delong", level: float 
     Estimate
         ``se`` is DeLong's standard error for ``method="delong"``. NaN with a note if a class is absent or
         (DeLong) a class has a single case.
+
+    Notes
+    -----
+    Bootstrap draw protocol (so that a loop can reproduce it): replicate ``b`` uses
+    ``Generator(PCG64(SeedSequence(seed, spawn_key=(b,))))``. Without ``clusters``, it first resamples the smaller
+    class (negatives if equal), stratum by stratum in sorted order of ``strata``, each stratum's cases taken in
+    ascending score order; then the other class, stratum by stratum, cases in data order; each with
+    ``integers(0, size, size)``. Each replicate costs O(n) vector operations (counts, prefix sums, lookups), with
+    no per-replicate sort. With ``clusters``, see :func:`evaluators.bootstrap_counts`.
 
     References
     ----------
@@ -314,12 +325,10 @@ def _class_stratified_replicates(y: np.ndarray, r: _Ranked, group: np.ndarray, s
     for k in range(n_sites):
         in_site = site_codes == k
         members_p = prefix_sorted[in_site[prefix_sorted]]
-        if members_p.size:
-            ranks = rank[members_p]
-            identity = bool(members_p.size == n_prefix)  # a single stratum: ranks are 0..n-1 in order
-            prefix_strata.append(None if identity else ranks)
-            if identity:
-                prefix_strata[-1] = members_p.size
+        if members_p.size == n_prefix:
+            prefix_strata.append(n_prefix)  # one stratum holds the whole class: draws are the ranks themselves
+        elif members_p.size:
+            prefix_strata.append(rank[members_p])
         members_l = np.flatnonzero(in_site & ~prefix_mask)
         if members_l.size:
             lookup_strata.append((lo_case[members_l], hi_case[members_l] if ties else None))
@@ -364,24 +373,27 @@ def _bootstrap_ci(y: np.ndarray, s: np.ndarray, *, level: float, n_boot: int, se
     n_neg = n - n_pos
     r = _rank(y, s)
     auc, v10, v01 = _delong_components(r)
-    order = r.order
-    # Number of negatives strictly below / at-or-below each case's score (per tie group).
-    cum_neg = np.cumsum(r.neg)
-    lo_g = (cum_neg - r.neg).astype(np.int64)
-    hi_g = cum_neg.astype(np.int64)
     group = r.case_group()
-    ties = bool(np.any(r.neg[r.pos > 0] > 0) and np.any(r.pos > 0))
+    ties = bool(np.any((r.pos > 0) & (r.neg > 0)))  # some positive tied with some negative
     site = None if strata is None else _inputs.groups(strata, n=n, name="strata")
 
     if clusters is None:
         fn = _class_stratified_replicates(y, r, group, site, root, ties=ties)
         reps = run_chunks(fn, n_boot, chunk=64, workers=workers)
+
+        def jackknife() -> np.ndarray:
+            # leave one case out, in closed form from the placement values
+            jk_pos = (n_pos * auc - v10[group[y]]) / (n_pos - 1) if n_pos > 1 else np.full(n_pos, np.nan)
+            jk_neg = (n_neg * auc - v01[group[~y]]) / (n_neg - 1) if n_neg > 1 else np.full(n_neg, np.nan)
+            return np.concatenate([jk_pos, jk_neg])
     else:
-        layout = make_layout(n, strata=site, clusters=clusters)
+        # whole patients resampled within sites; class totals vary, so the kernel takes weights of both classes
+        cum_neg = np.cumsum(r.neg)
         pos_cases = np.flatnonzero(y)
-        neg_sorted = order[~y[order]]
-        lo = lo_g[group[pos_cases]]
-        hi = hi_g[group[pos_cases]] if ties else None
+        neg_sorted = r.order[~y[r.order]]
+        lo = (cum_neg - r.neg).astype(np.int64)[group[pos_cases]]
+        hi = cum_neg.astype(np.int64)[group[pos_cases]] if ties else None
+        layout = make_layout(n, strata=site, clusters=clusters)
         pos_units = layout.case_position[pos_cases]
         neg_units = layout.case_position[neg_sorted]
 
@@ -391,20 +403,12 @@ def _bootstrap_ci(y: np.ndarray, s: np.ndarray, *, level: float, n_boot: int, se
 
         reps = run_chunks(fn, n_boot, chunk=chunk_size(n + layout.n_units), workers=workers)
 
-    def jackknife() -> np.ndarray:
-        if clusters is not None:
-            from evaluators._bootstrap import jackknife_values
-
-            pos_cases_ = np.flatnonzero(y)
-            neg_sorted_ = order[~y[order]]
-
+        def jackknife() -> np.ndarray:
+            # leave one patient out: O(patients x cases)
             def stat(w: np.ndarray) -> np.ndarray:
-                return _pair_kernel(w[:, pos_cases_], w[:, neg_sorted_], lo, hi, None)
+                return _pair_kernel(w[:, pos_cases], w[:, neg_sorted], lo, hi, None)
 
             return jackknife_values(stat, n, clusters=clusters)
-        jk_pos = (n_pos * auc - v10[group[y]]) / (n_pos - 1) if n_pos > 1 else np.full(n_pos, np.nan)
-        jk_neg = (n_neg * auc - v01[group[~y]]) / (n_neg - 1) if n_neg > 1 else np.full(n_neg, np.nan)
-        return np.concatenate([jk_pos, jk_neg])
 
     low, high, note = interval_from_replicates(reps, estimate=auc, method=interval, level=level,
                                                jackknife=jackknife)
@@ -482,7 +486,7 @@ def _descending_counts(y: np.ndarray, s: np.ndarray, w: np.ndarray | None) -> tu
     r = _rank(y, s, w)
     tps = np.cumsum(r.pos[::-1])
     fps = np.cumsum(r.neg[::-1])
-    return tps, fps, r.values[::-1] if r.gid_sorted is not None else r.values[::-1].copy()
+    return tps, fps, r.values[::-1].copy()
 
 
 def roc_curve(y_true: Any, y_score: Any, *, sample_weight: Any = None,
