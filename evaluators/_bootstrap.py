@@ -186,6 +186,17 @@ def bootstrap_counts(n: int, *, n_boot: int, seed: Any, strata: Any = None, clus
     -------
     counts : ndarray of shape (stop - start, n), int64
         How many times each case appears in each replicate.
+
+    Notes
+    -----
+    Draw protocol: replicate ``b`` uses ``Generator(PCG64(SeedSequence(seed, spawn_key=(b,))))``; strata are
+    visited in sorted order of their labels; within a stratum the units (cases, or clusters) are listed in order of
+    first appearance in the data and ``integers(0, size, size)`` picks ``size`` of them with replacement.
+
+    Examples
+    --------
+    >>> bootstrap_counts(4, n_boot=2, seed=0, strata=[0, 0, 1, 1]).sum(axis=1).tolist()
+    [4, 4]
     """
     layout = make_layout(n, strata=strata, clusters=clusters)
     stop = n_boot if stop is None else stop

@@ -11,7 +11,7 @@ import pytest
 import evaluators
 from evaluators import Comparison, Estimate, InvalidParameterError
 
-MODULES = ["_ranking", "_proportions", "_threshold", "_calibration", "_breakdown", "_rules", "_segmentation"]
+MODULES = ["_bootstrap", "_ranking", "_proportions", "_threshold", "_calibration", "_breakdown", "_rules", "_segmentation"]
 
 
 @pytest.mark.parametrize("name", MODULES)
