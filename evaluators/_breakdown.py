@@ -150,6 +150,7 @@ class Breakdown:
                                         f"control {list(self._control.columns)}.")
         self.min_n = min_n
         self.level = level
+        self._cache: dict[tuple[str, ...], Any] = {}
 
     @property
     def metric_names(self) -> list[str]:
@@ -185,6 +186,13 @@ class Breakdown:
         return row
 
     def _table(self, by: list[str]):
+        """Metrics per group of ``by`` columns; computed once, then served as a copy."""
+        key = tuple(by)
+        if key not in self._cache:
+            self._cache[key] = self._compute(by)
+        return self._cache[key].copy()
+
+    def _compute(self, by: list[str]):
         import pandas as pd
 
         keys = pd.concat([self._control, self._sensitive], axis=1)[by] if by else None

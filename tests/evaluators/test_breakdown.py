@@ -133,3 +133,21 @@ def test_estimate_metric_notes_pass_through():
     b = Breakdown(metrics={"auroc": lambda yy, ss: auroc_ci(yy, ss)}, y_true=y, y_score=s, sensitive_features=group)
     assert all("both classes" in note for note in b.by_group["note"])
     assert isinstance(auroc_ci(y, s), Estimate)
+
+
+def test_tables_computed_once_and_returned_as_copies(data):
+    y, s, _, sex = data
+    calls = []
+
+    def metric(yy, ss):
+        calls.append(len(yy))
+        return float(np.mean(ss))
+
+    b = Breakdown(metrics={"m": metric}, y_true=y, y_score=s, sensitive_features=sex)
+    assert calls == []  # nothing computed until asked for
+    first = b.by_group
+    first.loc[0, "estimate"] = -1.0
+    b.difference()
+    b.group_min()
+    assert b.by_group.loc[0, "estimate"] != -1.0
+    assert len(calls) == 3  # two groups + overall, each once
