@@ -29,6 +29,11 @@ PHI_PATTERNS: tuple[str, ...] = (
 _TRIGGER = re.compile(r"[0-9@]")
 
 
+def _min_len(token: str) -> int:
+    # ASCII tokens shorter than 3 would destroy ordinary words; a two-character CJK name is a full name.
+    return 3 if token.isascii() else 2
+
+
 class FreeTextScanner:
     """Redact known PHI tokens and PHI-shaped patterns from free-text strings.
 
@@ -36,8 +41,9 @@ class FreeTextScanner:
     ----------
     tokens : iterable of str
         Exact strings known to be PHI for this patient (matched case-insensitively,
-        on word boundaries). Tokens shorter than 3 characters are ignored to avoid
-        destroying ordinary words.
+        on word boundaries for ASCII tokens, anywhere for others since CJK text has
+        no spaces). ASCII tokens shorter than 3 characters and other tokens shorter
+        than 2 are ignored to avoid destroying ordinary words.
 
     Examples
     --------
@@ -51,8 +57,11 @@ class FreeTextScanner:
     __slots__ = ("_regex", "_lower")
 
     def __init__(self, tokens: Iterable[str] = ()) -> None:
-        toks = sorted({t.strip() for t in tokens if t and len(t.strip()) >= 3}, key=len, reverse=True)
-        parts = [rf"(?<!\w){re.escape(t)}(?!\w)" for t in toks] + list(PHI_PATTERNS)
+        toks = sorted({t.strip() for t in tokens if t and len(t.strip()) >= _min_len(t.strip())}, key=len, reverse=True)
+        parts = [
+            rf"(?<!\w){re.escape(t)}(?!\w)" if t.isascii() else re.escape(t)  # CJK text has no word gaps
+            for t in toks
+        ] + list(PHI_PATTERNS)
         self._regex = re.compile("|".join(parts), re.IGNORECASE)
         self._lower = tuple(t.lower() for t in toks)
 
