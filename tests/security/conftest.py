@@ -169,7 +169,9 @@ def models(tmp_path_factory, host) -> dict[str, Path]:
 
     spec = importlib.util.spec_from_file_location("clinval_test_pickle_bomb", MODELS_SRC / "pickle_bomb.py")
     module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)  # MLflow's type-hint advice on subclassing
+        spec.loader.exec_module(module)
     arg = json.dumps(
         {"marker": str(host.marker_dir / "pickle"), "labels": str(host.labels), "tcp_port": host.tcp_port}
     )
