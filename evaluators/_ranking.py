@@ -335,13 +335,14 @@ def _class_stratified_replicates(y: np.ndarray, r: _Ranked, group: np.ndarray, s
     denominator = 2.0 * n_pos * n_neg
 
     def one(rng: np.random.Generator) -> float:
-        parts = []
-        for ranks in prefix_strata:
-            if isinstance(ranks, int):
-                parts.append(rng.integers(0, ranks, size=ranks))
-            else:
-                parts.append(ranks[rng.integers(0, ranks.size, size=ranks.size)])
-        draws = parts[0] if len(parts) == 1 else np.concatenate(parts)
+        if len(prefix_strata) == 1 and isinstance(prefix_strata[0], int):
+            draws = rng.integers(0, n_prefix, size=n_prefix)
+        else:
+            draws = np.empty(n_prefix, dtype=np.intp)
+            off = 0
+            for ranks in prefix_strata:
+                np.take(ranks, rng.integers(0, ranks.size, size=ranks.size), out=draws[off:off + ranks.size])
+                off += ranks.size
         prefix = np.zeros(n_prefix + 1, dtype=np.int64)
         np.cumsum(np.bincount(draws, minlength=n_prefix), out=prefix[1:])
         total = 0
