@@ -20,10 +20,6 @@ from validation.sandbox import (
 )
 from validation.sandbox.harness import check_predictions
 
-# MLflow advises type hints on predict when the session fixture saves the test models.
-_QUIET = pytest.mark.filterwarnings("ignore:.*Add type hints to the `predict` method:UserWarning")
-pytestmark = [_QUIET]
-
 
 def test_default_limits_are_valid_and_frozen():
     limits = SandboxLimits()

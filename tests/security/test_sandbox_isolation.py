@@ -18,10 +18,6 @@ from validation.sandbox import SandboxLimits, run_model
 LIMITS = SandboxLimits(wall_seconds=30, cpu_seconds=20, max_output_bytes=4 * 1024 * 1024)
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 
-# MLflow advises type hints on predict when the session fixture saves the test models.
-_QUIET = pytest.mark.filterwarnings("ignore:.*Add type hints to the `predict` method:UserWarning")
-pytestmark = [_QUIET]
-
 
 def _run(models, name, host, out_dir, *, isolation="bwrap", **arg):
     return run_model(

@@ -12,9 +12,7 @@ import pytest
 
 from validation.sandbox import SandboxLimits, run_model
 
-# MLflow advises type hints on predict when the session fixture saves the test models.
-_QUIET = pytest.mark.filterwarnings("ignore:.*Add type hints to the `predict` method:UserWarning")
-pytestmark = [pytest.mark.usefixtures("needs_bwrap"), _QUIET]
+pytestmark = pytest.mark.usefixtures("needs_bwrap")
 
 MiB = 1024 * 1024
 LIMITS = SandboxLimits(
