@@ -463,6 +463,73 @@ def protocol_show(state: _State, protocol_id: str, version: int | None, as_json:
         click.echo(f"    {c.id}: {c.rule}")
 
 
+def _print_submission(info) -> None:
+    click.echo(f"{info.id}: {info.model_name} {info.model_version} by {info.org} for "
+               f"{info.protocol_id}@{info.protocol_version}: {info.state.upper()}")
+    click.echo(f"  model sha256 {info.model_sha256}, threshold {info.threshold}")
+    if info.mlflow_name:
+        click.echo(f"  MLflow registry: {info.mlflow_name} version {info.mlflow_version}")
+    for reason in info.reasons:
+        click.echo(f"  - {reason}")
+
+
+@cli.command()
+@click.argument("model_dir", type=click.Path(file_okay=False))
+@click.option("--card", required=True, type=click.Path(dir_okay=False), help="The model card (YAML).")
+@json_option
+@click.pass_obj
+def submit(state: _State, model_dir: str, card: str, as_json: bool) -> None:
+    """Submit an MLflow pyfunc MODEL_DIR with its model card (vendor).
+
+    The platform checks the files without loading the model, keeps a copy by hash, registers it in MLflow and
+    smoke-tests it in the sandbox. Exits 1 if the submission is rejected, with the reasons.
+    """
+    from validation.registry import load_model_card, submit_model
+
+    info = submit_model(state.platform(), state.principal(), model_dir, load_model_card(card))
+    if as_json:
+        _emit_json(info)
+    else:
+        _print_submission(info)
+    if info.state == "rejected":
+        raise SystemExit(1)
+
+
+@cli.group(cls=_Group)
+def submission() -> None:
+    """Model submissions and their state (submitted, ready, rejected)."""
+
+
+@submission.command("list")
+@json_option
+@click.pass_obj
+def submission_list(state: _State, as_json: bool) -> None:
+    """List the submissions you may see."""
+    from validation.registry import list_submissions
+
+    items = list_submissions(state.platform(), state.principal())
+    if as_json:
+        _emit_json(items)
+    else:
+        _table([_to_data(i) for i in items],
+               ["id", "org", "model_name", "model_version", "protocol_id", "state", "created_at"])
+
+
+@submission.command("show")
+@click.argument("submission_id")
+@json_option
+@click.pass_obj
+def submission_show(state: _State, submission_id: str, as_json: bool) -> None:
+    """Show one submission, with the reasons if it was rejected."""
+    from validation.registry import get_submission
+
+    info = get_submission(state.platform(), state.principal(), submission_id)
+    if as_json:
+        _emit_json(info)
+    else:
+        _print_submission(info)
+
+
 @cli.group(cls=_Group)
 def audit() -> None:
     """The audit trail: checkpoints, live check, export bundles, offline verification."""

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import JSON, BigInteger, Boolean, DateTime, ForeignKey, Integer, String, Text, UniqueConstraint
+from sqlalchemy import JSON, BigInteger, Boolean, DateTime, Float, ForeignKey, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
-__all__ = ["Base", "Organisation", "User", "ApiToken", "AuditEvent", "AuditCheckpoint", "ProtocolRecord"]
+__all__ = ["Base", "Organisation", "User", "ApiToken", "AuditEvent", "AuditCheckpoint", "ProtocolRecord", "Submission"]
 
 
 class Base(DeclarativeBase):
@@ -110,3 +110,27 @@ class ProtocolRecord(Base):
     body: Mapped[dict] = mapped_column(JSON, nullable=False)
     published_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False)
     published_by: Mapped[str] = mapped_column(String(64), nullable=False)
+
+
+class Submission(Base):
+    """A vendor's model submission: the exact bytes (by hash), the card, and the state of its checks."""
+
+    __tablename__ = "submissions"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    org: Mapped[str] = mapped_column(String(64), nullable=False, index=True)
+    model_name: Mapped[str] = mapped_column(String(64), nullable=False)
+    model_version: Mapped[str] = mapped_column(String(32), nullable=False)
+    protocol_id: Mapped[str] = mapped_column(String(64), nullable=False)
+    protocol_version: Mapped[int] = mapped_column(Integer, nullable=False)
+    protocol_sha256: Mapped[str] = mapped_column(String(64), nullable=False)
+    model_sha256: Mapped[str] = mapped_column(String(64), nullable=False)
+    threshold: Mapped[float] = mapped_column(Float, nullable=False)
+    card: Mapped[dict] = mapped_column(JSON, nullable=False)
+    state: Mapped[str] = mapped_column(String(20), nullable=False)
+    reasons: Mapped[list] = mapped_column(JSON, nullable=False)
+    mlflow_name: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    mlflow_version: Mapped[str | None] = mapped_column(String(20), nullable=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False)
+    created_by: Mapped[str] = mapped_column(String(64), nullable=False)
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False)
