@@ -320,8 +320,9 @@ def _class_stratified_replicates(y: np.ndarray, r: _Ranked, group: np.ndarray, s
     hi_case = cum[group]
     site_codes = np.zeros(y.shape[0], dtype=np.intp) if site is None else site
     n_sites = int(site_codes.max()) + 1 if y.shape[0] else 1
-    prefix_strata = []
-    lookup_strata = []
+    prefix_strata: list = []
+    lookup_strata: list[int] = []
+    lookup_members: list[np.ndarray] = []
     for k in range(n_sites):
         in_site = site_codes == k
         members_p = prefix_sorted[in_site[prefix_sorted]]
@@ -331,7 +332,13 @@ def _class_stratified_replicates(y: np.ndarray, r: _Ranked, group: np.ndarray, s
             prefix_strata.append(rank[members_p])
         members_l = np.flatnonzero(in_site & ~prefix_mask)
         if members_l.size:
-            lookup_strata.append((lo_case[members_l], hi_case[members_l] if ties else None))
+            lookup_strata.append(members_l.size)
+            lookup_members.append(members_l)
+    # lookup side laid out stratum after stratum: one gather per replicate instead of one per stratum
+    lookup_order = np.concatenate(lookup_members) if lookup_members else np.zeros(0, dtype=np.intp)
+    lookup_lo = lo_case[lookup_order]
+    lookup_hi = hi_case[lookup_order] if ties else None
+    n_lookup = int(lookup_order.size)
     denominator = 2.0 * n_pos * n_neg
 
     def one(rng: np.random.Generator) -> float:
@@ -345,13 +352,20 @@ def _class_stratified_replicates(y: np.ndarray, r: _Ranked, group: np.ndarray, s
                 off += ranks.size
         prefix = np.zeros(n_prefix + 1, dtype=np.int64)
         np.cumsum(np.bincount(draws, minlength=n_prefix), out=prefix[1:])
-        total = 0
-        for lo, hi in lookup_strata:
-            d = rng.integers(0, lo.size, size=lo.size)
-            if hi is None:
-                total += 2 * int(prefix[lo[d]].sum())
-            else:
-                total += int(prefix[lo[d]].sum()) + int(prefix[hi[d]].sum())
+        if len(lookup_strata) == 1:
+            picks = rng.integers(0, n_lookup, size=n_lookup)
+        else:
+            picks = np.empty(n_lookup, dtype=np.intp)
+            off = 0
+            for size in lookup_strata:
+                seg = picks[off:off + size]
+                seg[:] = rng.integers(0, size, size=size)
+                seg += off
+                off += size
+        if lookup_hi is None:
+            total = 2 * int(prefix[lookup_lo[picks]].sum())
+        else:
+            total = int(prefix[lookup_lo[picks]].sum()) + int(prefix[lookup_hi[picks]].sum())
         if prefix_is_neg:
             return total / denominator
         return (denominator - total) / denominator
