@@ -358,9 +358,7 @@ def _class_stratified_replicates(y: np.ndarray, r: _Ranked, group: np.ndarray, s
             picks = np.empty(n_lookup, dtype=np.intp)
             off = 0
             for size in lookup_strata:
-                seg = picks[off:off + size]
-                seg[:] = rng.integers(0, size, size=size)
-                seg += off
+                np.add(rng.integers(0, size, size=size), off, out=picks[off:off + size])
                 off += size
         if lookup_hi is None:
             total = 2 * int(prefix[lookup_lo[picks]].sum())
