@@ -5,7 +5,8 @@ Rules (applied to every resource, recursively, contained resources included):
 * **ids and references** are pseudonymised with the keyed HMAC of
   :class:`~datasets.deid.pseudonym.Pseudonymizer`: a Patient's id becomes the
   (site, MRN) patient pseudonym (the same string DICOM gets as Patient ID),
-  other ids become ``resource_id(site, type, id)``; ``Type/id`` and absolute
+  UUID ids map exactly like their ``urn:uuid`` fullUrl, other ids become
+  ``resource_id(site, type, id)``; ``Type/id`` and absolute
   references become ``Type/<pseudonym>``, ``urn:uuid:`` references and
   ``fullUrl`` map through the same UUID pseudonym (so references inside a
   Bundle resolve), ``#local`` references follow their contained resource, and
@@ -140,6 +141,8 @@ _RESOURCE_DROP: dict[str, frozenset[str]] = {
 _ABSTRACT = frozenset({"Resource", "DomainResource", "MetadataResource", "CanonicalResource"})
 _IDENTIFIER_KEYS = frozenset({"identifier", "masterIdentifier", "preAdmissionIdentifier", "groupIdentifier"})
 _SPECIAL_KEYS = frozenset({"extension", "modifierExtension", "reference", "display", "text", "url", "title"}) | _IDENTIFIER_KEYS
+_REFERENCE_KEYS = frozenset({"reference", "display"})
+_CONCEPT_KEYS = frozenset({"coding", "text"})
 _CODING_KEYS = frozenset({"system", "version", "code", "display", "userSelected"})
 _QUANTITY_KEYS = frozenset({"value", "unit", "system", "code", "comparator", "currency"})
 _PATIENT_KEYS = ("subject", "patient", "beneficiary", "individual")
@@ -160,7 +163,7 @@ class FhirOptions:
         Extension URLs kept; every other extension is dropped.
     validate : {"sample", "all", "none"}, default "sample"
         Which de-identified resources are validated with fhir.resources R4B.
-    validation_sample : int, default 20
+    validation_sample : int, default 32
         With ``validate="sample"``, one resource in this many (chosen by a hash
         of its output id, so the choice is deterministic).
     max_depth : int, default 64
@@ -171,7 +174,7 @@ class FhirOptions:
     age_reference_date: _dt.date | None = None
     safe_extensions: frozenset[str] = SAFE_EXTENSIONS
     validate: str = "sample"
-    validation_sample: int = 20
+    validation_sample: int = 32
     max_depth: int = 64
 
     def __post_init__(self) -> None:
@@ -252,10 +255,10 @@ class _Patient:
 
 
 def _known_resource_type(name: Any, _cache: dict[str, bool] = {}) -> bool:  # noqa: B006 - deliberate memo
-    if not isinstance(name, str) or not _TYPE.match(name):
-        return False
-    hit = _cache.get(name)
+    hit = _cache.get(name) if type(name) is str else False
     if hit is None:
+        if not _TYPE.match(name):
+            return False
         from fhir.resources.R4B import get_fhir_model_class
         from fhir.resources.R4B.resource import Resource
 
@@ -264,7 +267,8 @@ def _known_resource_type(name: Any, _cache: dict[str, bool] = {}) -> bool:  # no
             hit = issubclass(cls, Resource) and cls.get_resource_type() == name and name not in _ABSTRACT
         except Exception:
             hit = False
-        _cache[name] = hit
+        if len(_cache) < 4096:
+            _cache[name] = hit
     return hit
 
 
@@ -438,7 +442,15 @@ class _Engine:
     def map_id(self, rtype: str, rid: str) -> str:
         if rtype == "Patient":
             return self._patient_for_id(rid).pseudonym
+        if len(rid) == 36 and _UUID.match(rid):
+            # a UUID id maps exactly like its urn:uuid fullUrl, so "fullUrl = urn:uuid:<id>" still holds
+            return self.pseudo.uuid(self.site, rid)
         return self.pseudo.resource_id(self.site, rtype, rid)
+
+    def is_our_id(self, rtype: str, rid: str) -> bool:
+        if rtype == "Patient":
+            return self.pseudo.is_patient_id(rid)
+        return self.pseudo.is_pseudonym_uuid(rid) or self.pseudo.is_resource_id(rid)
 
     def reference(self, ref: str, local: dict[str, str]) -> str:
         if not ref:
@@ -492,9 +504,7 @@ class _Engine:
         already = _is_pseuded(res)
         if already:
             rid = res.get("id")
-            ours = isinstance(rid, str) and (
-                self.pseudo.is_patient_id(rid) if rtype == "Patient" else self.pseudo.is_resource_id(rid)
-            )
+            ours = isinstance(rid, str) and self.is_our_id(rtype, rid)
             if ours and pat.shift != 0:
                 pat = _Patient(pseudonym=pat.pseudonym, shift=0, scanner=pat.scanner)
         local: dict[str, str] = {}
@@ -610,6 +620,29 @@ class _Engine:
             # Coding / Quantity / Money: terminology and numbers, nothing to pseudonymise. The
             # output shares this (small, flat) object with the input.
             return d
+        # fast paths for the commonest shapes (same result as the general loop below)
+        if keys <= _REFERENCE_KEYS and type(d.get("reference")) is str:
+            return {"reference": self.reference(d["reference"], local)}
+        if keys <= _CONCEPT_KEYS:
+            out = {}
+            coding = d.get("coding")
+            if coding is not None:
+                if type(coding) is list and all(
+                    type(c) is dict and ("code" in c or "system" in c) and c.keys() <= _CODING_KEYS for c in coding
+                ):
+                    out["coding"] = coding  # shared, like a passed-through Coding
+                else:
+                    nv = self.value("coding", coding, pat, local, depth + 1)
+                    if nv is not _DROP:
+                        out["coding"] = nv
+            text = d.get("text")
+            if type(text) is str:
+                out["text"] = pat.scanner.clean(text)
+            elif text is not None:
+                nv = self.value("text", text, pat, local, depth + 1)
+                if nv is not _DROP:
+                    out["text"] = nv
+            return out or _DROP
         if "resourceType" in d:  # a resource nested inside a resource (e.g. Parameters.parameter.resource)
             return self.resource(d, pat, depth, top=False)
         is_ref = "reference" in d or "identifier" in d

@@ -69,7 +69,6 @@ class FreeTextScanner:
         """Return ``text`` with every match replaced by ``[REDACTED]``."""
         # Fast path: every pattern needs a digit or '@'; tokens are checked as substrings first.
         if _TRIGGER.search(text) is None:
-            low = text.lower()
-            if not any(t in low for t in self._lower):
+            if not any(map(text.lower().__contains__, self._lower)):
                 return text
         return self._regex.sub(REDACTED, text)
