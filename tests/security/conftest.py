@@ -24,7 +24,7 @@ MODELS_SRC = Path(__file__).resolve().parent / "models"
 CONSTANT_SRC = PROJECT_ROOT / "examples" / "models" / "constant" / "model.py"
 HOSTILE = (
     "network", "reader", "writer", "forkbomb", "memory", "cpu", "sleeper", "chatter",
-    "data_flood", "disk_fill", "wrong_output", "crash_load", "crash_predict",
+    "data_flood", "disk_fill", "wrong_output", "crash_load", "crash_predict", "syscalls",
 )
 SANDBOX_UID_MIN = 1_500_000_000
 

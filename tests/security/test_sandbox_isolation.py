@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 
 from validation.sandbox import SandboxLimits, run_model
+from validation.sandbox.seccomp import seccomp_program
 
 LIMITS = SandboxLimits(wall_seconds=30, cpu_seconds=20, max_output_bytes=4 * 1024 * 1024)
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
@@ -145,3 +146,35 @@ def test_sandbox_sees_no_host_environment(models, host, out_dir, monkeypatch):
     assert result.error == "PermissionError"
     assert "ENV leaked" not in result.stderr_tail
     assert os.environ["CLINVAL_TEST_SECRET"] == "s3cret"
+
+
+SECCOMP_EXPECTED = {
+    "bpf": "EPERM",
+    "io_uring_setup": "EPERM",
+    "keyctl": "EPERM",
+    "socket_inet": "EAFNOSUPPORT",
+    "socket_inet6": "EAFNOSUPPORT",
+    "socket_netlink": "EAFNOSUPPORT",
+    "unix_socket": "ok",
+    "unshare_mount": "EPERM",
+    "unshare_user": "EPERM",
+}
+
+
+@pytest.mark.usefixtures("needs_bwrap")
+@pytest.mark.skipif(seccomp_program() is None, reason="the seccomp filter is only written for x86-64")
+def test_seccomp_filter_refuses_namespaces_sockets_and_rare_syscalls(models, host, out_dir):
+    result = _run(models, "syscalls", host, out_dir)
+    assert result.status == "failed", result
+    assert (result.stage, result.error) == ("predict", "PermissionError"), result
+    seen = dict(
+        line.split()[1:3] for line in result.stderr_tail.splitlines() if line.startswith("SYSCALL ")
+    )
+    assert seen == SECCOMP_EXPECTED
+    # fork and threads (clone3 refused with ENOSYS, so libc falls back to clone) still work.
+
+
+def test_syscalls_positive_control_without_isolation(models, host, out_dir):
+    result = _run(models, "syscalls", host, out_dir, isolation="none")
+    assert result.status == "ok", result
+    assert "SYSCALL socket_inet ok" in result.stderr_tail

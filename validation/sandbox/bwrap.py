@@ -18,7 +18,12 @@ As root, bubblewrap runs privileged (no user namespace, so that the sandbox uid 
 unprivileged kernel uid and ``RLIMIT_NPROC`` applies); it keeps only CAP_SETUID, CAP_SETGID and
 CAP_SETPCAP for ``setpriv``, which switches to the sandbox uid, clears the groups, the bounding
 and inheritable capability sets, and sets no_new_privs before the interpreter starts. As a
-non-root user, bubblewrap runs in a new user namespace instead (``--unshare-user``).
+non-root user, bubblewrap runs in a new user namespace instead (``--unshare-user``). In both
+cases a seccomp filter (:mod:`validation.sandbox.seccomp`) is installed where one is available.
+
+``--unshare-all`` is not used: as root it would also create a user namespace, in which the
+sandbox uid would map back to root on the host and ``RLIMIT_NPROC`` would not apply. The
+namespaces it stands for are listed one by one instead (ipc, pid, net, uts, cgroup).
 """
 
 from __future__ import annotations

@@ -126,7 +126,9 @@ def _run(job_dir, out_dir):
     try:
         import mlflow.pyfunc
 
-        model = mlflow.pyfunc.load_model(config["model_dir"])
+        # suppress_warnings skips MLflow's requirement comparison (about 2 s of scanning every
+        # installed distribution); the registry checks requirements before any run.
+        model = mlflow.pyfunc.load_model(config["model_dir"], suppress_warnings=True)
     except BaseException as exc:  # noqa: BLE001 - any failure of vendor code is reported
         raise _as_failure(stage, exc) from exc
     batch_size = int(config["batch_size"])

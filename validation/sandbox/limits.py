@@ -20,8 +20,9 @@ class SandboxLimits:
     Parameters
     ----------
     memory_bytes : int, default 4 GiB
-        Address-space limit (``RLIMIT_AS``) of each process in the sandbox. Python with
-        mlflow, pandas and pyarrow imported maps about 0.5 GiB, so keep this at 1 GiB or more.
+        Address-space limit (``RLIMIT_AS``) of each process in the sandbox. The harness with
+        mlflow, pandas and pyarrow loaded runs in 1 GiB (glibc malloc arenas are capped at
+        two inside the sandbox); give a real model its weights and working memory on top.
     cpu_seconds : int, default 600
         CPU-time limit (``RLIMIT_CPU``) of each process; the kernel sends SIGXCPU, then
         SIGKILL one second later.

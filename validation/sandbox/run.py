@@ -19,6 +19,7 @@ from validation.sandbox.exceptions import CaseTableError, IsolationUnavailableEr
 from validation.sandbox.limits import SandboxLimits
 from validation.sandbox.result import SandboxResult
 from validation.sandbox.scrub import scrub_text
+from validation.sandbox.seccomp import seccomp_program
 from validation.sandbox.supervise import Supervised, supervise
 
 __all__ = ["run_model", "ISOLATION_MODES"]
@@ -106,6 +107,8 @@ def run_model(
         raise CaseTableError(f"batch_size must be a positive int, got {batch_size!r}.")
     out_dir = Path(out_dir).resolve()
     out_dir.mkdir(parents=True, exist_ok=True)
+    # A stale file from an earlier run must never pass for this run's predictions.
+    (out_dir / "predictions.parquet").unlink(missing_ok=True)
 
     warnings: list[str] = []
     used = _choose_isolation(isolation, warnings)
@@ -124,10 +127,20 @@ def run_model(
         )
         paths = _bwrap.SandboxPaths(model_dir=model_dir, input_root=input_root, job_dir=job_dir)
         sandbox_uid = None
+        pass_fds: tuple[int, ...] = ()
         if used == "bwrap":
             sandbox_uid = _UID_BASE + secrets.randbelow(_UID_SPAN)
+            program = seccomp_program()
+            if program is None:
+                warnings.append("no seccomp filter for this machine's architecture")
+            else:
+                filter_file = tempfile.TemporaryFile()
+                filter_file.write(program)
+                filter_file.seek(0)
+                pass_fds = (filter_file.fileno(),)
             argv = _bwrap.bwrap_command(
-                paths, limits, bwrap=_bwrap.bwrap_executable() or "bwrap", sandbox_uid=sandbox_uid
+                paths, limits, bwrap=_bwrap.bwrap_executable() or "bwrap", sandbox_uid=sandbox_uid,
+                seccomp_fd=pass_fds[0] if pass_fds else None,
             )
             env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin")}
         else:
@@ -143,7 +156,10 @@ def run_model(
             wall_seconds=limits.wall_seconds,
             max_stdout_bytes=limits.max_output_bytes + _HEADER_MAX,
             max_stderr_bytes=limits.max_output_bytes,
+            pass_fds=pass_fds,
         )
+        if pass_fds:
+            filter_file.close()
         if sandbox_uid is not None and os.geteuid() == 0:
             _reap_uid(sandbox_uid)
     finally:
@@ -324,7 +340,9 @@ def _outcome(seen: Supervised, frame, *, limits, out_dir, isolation, warnings, e
     if problem is not None:
         return failed("host", f"the predictions did not pass the host's checks: {problem}")
     path = out_dir / "predictions.parquet"
-    predictions.to_parquet(path, index=False)
+    partial = out_dir / ".predictions.parquet.partial"
+    predictions.to_parquet(partial, index=False)
+    os.replace(partial, path)
     return SandboxResult(status="ok", reason="", predictions=path, **common)
 
 
