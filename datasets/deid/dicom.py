@@ -378,6 +378,10 @@ _DUMMY_TEXT = {
     "UR": "",
 }
 _NUMERIC_VRS = frozenset({"US", "SS", "UL", "SL", "FL", "FD", "UV", "SV"})
+_KNOWN_VRS = frozenset(
+    {"AE", "AS", "AT", "CS", "DA", "DS", "DT", "FL", "FD", "IS", "LO", "LT", "OB", "OD", "OF", "OL", "OV", "OW",
+     "PN", "SH", "SL", "SQ", "SS", "ST", "SV", "TM", "UC", "UI", "UL", "UR", "US", "UT", "UV"}
+)
 
 
 class _Walk:
@@ -467,6 +471,9 @@ class _Walk:
         if action is Action.REMOVE:
             del ds[tag]
             return
+        vr = _cheap_vr(ds, tag)
+        if vr is not None and vr != "SQ" and self._fast(ds, tag, vr, action, rule):
+            return
         elem = ds[tag]
         vr = elem.VR
         if action is Action.SHIFT_DATE:
@@ -484,6 +491,58 @@ class _Walk:
                 return
             action = rule.fallback
         self._basic(ds, tag, elem, vr, action, depth)
+
+    def _fast(self, ds, tag: int, vr: str, action: Action, rule: ProfileRule) -> bool:
+        """Apply ``action`` without decoding the old value where it is not needed; False if not handled."""
+        from pydicom.dataelem import DataElement, empty_value_for_VR
+
+        if action is Action.KEEP:
+            return True
+        if action is Action.SHIFT_DATE:
+            if vr == "TM":
+                return True
+            if vr not in ("DA", "DT"):
+                return False
+            values = _ascii_values(ds.get_item(tag))
+            if not values:
+                return True
+            fn = shift_da if vr == "DA" else shift_dt
+            shifted = [fn(v, self.shift) if v else "" for v in values]
+            if None in shifted:  # unparseable date: never keep it as is
+                fallback = rule.fallback if rule.fallback is not Action.DUMMY else Action.ZERO
+                return self._fast(ds, tag, vr, fallback, rule)
+            ds[tag] = DataElement(tag, vr, shifted[0] if len(shifted) == 1 else shifted)
+            return True
+        if action is Action.UID or (action is Action.DUMMY and vr == "UI"):
+            if vr != "UI":
+                ds[tag] = DataElement(tag, vr, empty_value_for_VR(vr))
+                return True
+            values = _ascii_values(ds.get_item(tag))
+            if not values:
+                return True
+            mapped = []
+            for v in values:
+                if v:
+                    _check_uid_chars(v, rule.name)
+                    v = self.pseudo.uid(v)
+                mapped.append(v)
+            ds[tag] = DataElement(tag, vr, mapped[0] if len(mapped) == 1 else mapped)
+            return True
+        if action is Action.ZERO or action is Action.CLEAN_ITEMS:
+            ds[tag] = DataElement(tag, vr, empty_value_for_VR(vr))
+            return True
+        if action is Action.DUMMY:
+            if tag == _PATIENT_ID:
+                value: Any = self.patient
+            elif vr in _NUMERIC_VRS:
+                value = 0
+            elif vr in _DUMMY_TEXT:
+                value = _DUMMY_TEXT[vr]
+            else:
+                value = empty_value_for_VR(vr)
+            ds[tag] = DataElement(tag, vr, value)
+            return True
+        return False
 
     def _basic(self, ds, tag: int, elem, vr: str, action: Action, depth: int) -> None:
         if action is Action.REMOVE:
@@ -563,6 +622,32 @@ class _Walk:
         elem.value = cleaned[0] if len(cleaned) == 1 else cleaned
 
 
+def _cheap_vr(ds, tag: int) -> str | None:
+    """The element's VR without decoding its value; None when only a full conversion can tell (UN, ambiguous)."""
+    vr = getattr(ds.get_item(tag), "VR", None)
+    if vr is None:
+        from pydicom.datadict import dictionary_VR
+
+        try:
+            vr = dictionary_VR(tag)
+        except KeyError:
+            return None
+    return vr if vr in _KNOWN_VRS else None
+
+
+def _ascii_values(raw) -> list[str]:
+    """Values of a DA/DT/UI element, from raw bytes or a converted value, padding stripped."""
+    value = raw.value
+    if value is None:
+        return []
+    if isinstance(value, (bytes, bytearray)):
+        value = bytes(value).decode("latin-1")
+    if isinstance(value, str):
+        value = value.strip("\x00 ")
+        return [v.strip("\x00 ") for v in value.split("\\")] if value else []
+    return [str(v).strip("\x00 ") for v in value]
+
+
 def _text_value(value: Any) -> str:
     if isinstance(value, bytes):
         value = value.decode("latin-1")
@@ -609,14 +694,15 @@ def _already_ours(ds, pseudo: Pseudonymizer) -> bool:
 
 def _stamp(ds, options: DeidOptions) -> None:
     from pydicom import Dataset
+    from pydicom.dataelem import DataElement
+    from pydicom.sequence import Sequence
 
-    ds.PatientIdentityRemoved = "YES"
     keys = ["basic"]
     texts = [_METHOD_TEXT]
     if options.retain_longitudinal_modified_dates:
         keys.append("modified_dates")
         texts.append("Retain Longitudinal Modified Dates")
-        ds.LongitudinalTemporalInformationModified = "MODIFIED"
+        ds[0x00280303] = DataElement(0x00280303, "CS", "MODIFIED")  # Longitudinal Temporal Information Modified
     if options.retain_patient_characteristics:
         keys.append("patient_characteristics")
         texts.append("Retain Patient Characteristics")
@@ -629,16 +715,17 @@ def _stamp(ds, options: DeidOptions) -> None:
     if options.safe_private:
         keys.append("safe_private")
         texts.append("Retain Safe Private")
-    ds.DeidentificationMethod = texts
+    ds[0x00120062] = DataElement(0x00120062, "CS", "YES")  # Patient Identity Removed
+    ds[0x00120063] = DataElement(0x00120063, "LO", texts)  # De-identification Method
     items = []
     for key in keys:
         code, meaning = METHOD_CODES[key]
         item = Dataset()
-        item.CodeValue = code
-        item.CodingSchemeDesignator = "DCM"
-        item.CodeMeaning = meaning
+        item[0x00080100] = DataElement(0x00080100, "SH", code)  # Code Value
+        item[0x00080102] = DataElement(0x00080102, "SH", "DCM")  # Coding Scheme Designator
+        item[0x00080104] = DataElement(0x00080104, "LO", meaning)  # Code Meaning
         items.append(item)
-    ds.DeidentificationMethodCodeSequence = items
+    ds[0x00120064] = DataElement(0x00120064, "SQ", Sequence(items))  # De-identification Method Code Sequence
 
 
 def _fix_meta(ds) -> None:
