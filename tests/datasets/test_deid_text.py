@@ -1,0 +1,106 @@
+"""Date shifting, age bands, Clean Descriptors vocabulary and the free-text PHI scanner."""
+
+from __future__ import annotations
+
+from datetime import date, datetime, timedelta
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from datasets.deid.dates import age_band, shift_da, shift_dt, shift_fhir_date
+from datasets.deid.descriptors import clean_descriptor
+from datasets.deid.freetext import REDACTED, FreeTextScanner
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.dates(min_value=date(1900, 2, 1), max_value=date(2099, 12, 31)), st.integers(-365, -1))
+def test_da_and_fhir_date_shift_match_calendar_arithmetic(d, days):
+    want = d + timedelta(days=days)
+    assert shift_da(d.strftime("%Y%m%d"), days) == want.strftime("%Y%m%d")
+    assert shift_fhir_date(d.isoformat(), days) == want.isoformat()
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.datetimes(min_value=datetime(1901, 1, 1), max_value=datetime(2099, 1, 1)), st.integers(-365, -1),
+       st.sampled_from(["", "+0800", "-0500"]))
+def test_dt_shift_keeps_time_and_zone(t, days, zone):
+    text = t.strftime("%Y%m%d%H%M%S") + zone
+    want = (t + timedelta(days=days)).strftime("%Y%m%d%H%M%S") + zone
+    assert shift_dt(text, days) == want
+
+
+@pytest.mark.parametrize(
+    ("value", "days", "expected"),
+    [
+        ("20240301", -1, "20240229"),  # leap day
+        ("20230301", -1, "20230228"),
+        ("20200101-20200131", -10, "20191222-20200121"),  # DA range
+        ("2020.01.05", -5, "20191231"),  # ACR-NEMA form
+        ("2020013", -1, None),
+        ("20201301", -1, None),
+        ("", -1, None),
+    ],
+)
+def test_da_edge_cases(value, days, expected):
+    assert shift_da(value, days) == expected
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [("2020", "2019"), ("202003", "202002"), ("20200301", "20200130"), ("2020+0100", "2019+0100"),
+     ("20200301xx", None), ("abcd", None)],
+)
+def test_dt_partial_precision(value, expected):
+    assert shift_dt(value, -200 if len(value) == 4 or value.startswith("2020+") else -31) == expected
+
+
+def test_fhir_instants_and_bad_values():
+    assert shift_fhir_date("2019-03-01T00:00:00.123Z", -1) == "2019-02-28T00:00:00.123Z"
+    assert shift_fhir_date("2019-02-30", -1) is None
+    assert shift_fhir_date("yesterday", -1) is None
+
+
+def test_age_bands():
+    bands = (0, 18, 30, 40, 50, 60, 70, 80, 90)
+    assert [age_band(a, bands) for a in (0, 17, 18, 29, 45, 89, 90, 104)] == [
+        "0-17", "0-17", "18-29", "18-29", "40-49", "80-89", "90+", "90+"]
+    assert age_band(None, bands) == age_band(-1, bands) == "unknown"
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("CT CHEST W/O CONTRAST", "CT CHEST W/O CONTRAST"),
+        ("MR BRAIN for Smith John 1970-01-02 MRN 12345678", "MR BRAIN for"),
+        ("Thorax^1HRCT_Routine (Adult)", "Thorax Routine"),
+        ("AX T2 FLAIR 5mm", "AX T2 FLAIR 5mm"),
+        ("张三 头部 CT", "CT"),
+        ("Dr. Müller's research protocol", "protocol"),
+        ("ACC20230415-77", ""),
+    ],
+)
+def test_clean_descriptors_keeps_only_vocabulary(text, expected):
+    assert clean_descriptor(text) == expected
+    assert clean_descriptor(clean_descriptor(text)) == clean_descriptor(text)
+
+
+@pytest.mark.parametrize(
+    ("text", "secret"),
+    [("call 555-788-5466", "5466"), ("call (010) 6512-3456", "6512"), ("mail a.b@hospital.example.org", "hospital"),
+     ("SSN 999-35-5722", "5722"), ("ID 110105196108091234", "1961"), ("ID 11010519610809123X", "1961"),
+     ("licence S99927625", "9992"), ("MRN 0012345678", "2345")],
+)
+def test_scanner_patterns(text, secret):
+    out = FreeTextScanner().clean(text)
+    assert REDACTED in out and secret not in out
+    assert out.split()[0] == text.split()[0]  # the surrounding words stay
+
+
+def test_scanner_tokens_case_insensitive_whole_words_and_cjk():
+    s = FreeTextScanner(["Stamm704", "Todd315", "Ann", "王小明", "Li"])
+    assert s.clean("todd315 STAMM704 seen") == f"{REDACTED} {REDACTED} seen"
+    assert s.clean("Annual review by Ann") == f"Annual review by {REDACTED}"
+    assert s.clean("患者王小明复诊") == f"患者{REDACTED}复诊"
+    assert s.clean("Lithium level") == "Lithium level"  # 2-letter ASCII tokens ignored
+    assert s.clean("Creatinine 1.2 mg/dL on 2019-03-01") == "Creatinine 1.2 mg/dL on 2019-03-01"
