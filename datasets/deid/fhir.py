@@ -15,7 +15,9 @@ Rules (applied to every resource, recursively, contained resources included):
   references, and ``urn:uuid`` references that do not resolve inside their
   Bundle, quarantine the resource.
 * **identifiers**: every ``Identifier.value`` is hashed per (site, system);
-  a Patient's MR identifier becomes the patient pseudonym.
+  a Patient's MR identifier becomes the patient pseudonym; a DICOM UID given as
+  ``urn:oid:<uid>`` (ImagingStudy.identifier) and ImagingStudy ``uid`` elements
+  map through :meth:`Pseudonymizer.uid`, so FHIR and DICOM name a study alike.
 * **removed**: names of people, organisations and locations, ``address``,
   ``telecom``, ``photo``, ``contact``, ``position``, narrative (``text.div``),
   annotations (``note``), attachment payloads (``data``, ``url``, ``title``)
@@ -104,6 +106,7 @@ _ABSOLUTE = re.compile(
     r"(?:/_history/[A-Za-z0-9\-.]{1,64})?$"
 )
 _CONDITIONAL = re.compile(r"^([A-Z][A-Za-z]{1,63})\?identifier=([^|&\s]*)\|([^&\s]+)$")
+_DICOM_UID = re.compile(r"^(0|[1-9][0-9]*)(\.(0|[1-9][0-9]*))*$")
 _DATE_VALUE = re.compile(
     r"^\d{4}-\d{2}(?:-\d{2}(?:T\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?(?:Z|[+-]\d{2}:\d{2})?)?)?$"
 )
@@ -372,6 +375,7 @@ class _Engine:
         self._nobody: _Patient | None = None
         self.used_urns: set[str] = set()
         self._ref_cache: dict[str, tuple[str, str]] = {}
+        self._date_memo: dict[tuple[str, int], str] = {}
 
     # -- patients ---------------------------------------------------------------
     def register_patient(self, resource: dict, mrn: str | None = None) -> _Patient:
@@ -595,10 +599,17 @@ class _Engine:
     def string(self, key: str, v: str, pat: _Patient) -> Any:
         if key in _NO_SCAN:
             return v
+        if key == "uid":  # ImagingStudy series/instance UIDs: the same pseudonym DICOM gets
+            return self.pseudo.uid(v) if len(v) <= 64 and _DICOM_UID.match(v) else _DROP
         if v[:1].isdigit() and (_DATE_VALUE.match(v) or (len(v) == 4 and v.isdigit() and self._date_key(key))):
-            shifted = shift_fhir_date(v, pat.shift)
+            memo_key = (v, pat.shift)
+            shifted = self._date_memo.get(memo_key)
             if shifted is None:
-                return _DROP
+                shifted = shift_fhir_date(v, pat.shift)
+                if shifted is None:
+                    return _DROP
+                if len(self._date_memo) < 100_000:
+                    self._date_memo[memo_key] = shifted
             if len(v) >= 10 and v[:10] > pat.latest:
                 pat.latest = v[:10]
             return shifted
@@ -717,7 +728,10 @@ class _Engine:
             for k, x in ident.items():
                 if k == "value" and isinstance(x, str):
                     system = ident.get("system") if isinstance(ident.get("system"), str) else ""
-                    if _is_mr(ident) and pat.pseudonym and self.pseudo.patient_id(self.site, x) == pat.pseudonym:
+                    if x.startswith("urn:oid:") and len(x) <= 72 and _DICOM_UID.match(x[8:]):
+                        # e.g. ImagingStudy.identifier = Study Instance UID: map it exactly as DICOM does
+                        new[k] = "urn:oid:" + self.pseudo.uid(x[8:])
+                    elif _is_mr(ident) and pat.pseudonym and self.pseudo.patient_id(self.site, x) == pat.pseudonym:
                         new[k] = pat.pseudonym
                     else:
                         new[k] = self.pseudo.identifier_value(self.site, system, x)

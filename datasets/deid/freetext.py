@@ -54,7 +54,7 @@ class FreeTextScanner:
     True
     """
 
-    __slots__ = ("_regex", "_lower")
+    __slots__ = ("_regex", "_lower", "_memo")
 
     def __init__(self, tokens: Iterable[str] = ()) -> None:
         toks = sorted({t.strip() for t in tokens if t and len(t.strip()) >= _min_len(t.strip())}, key=len, reverse=True)
@@ -64,9 +64,19 @@ class FreeTextScanner:
         ] + list(PHI_PATTERNS)
         self._regex = re.compile("|".join(parts), re.IGNORECASE)
         self._lower = tuple(t.lower() for t in toks)
+        self._memo: dict[str, str] = {}
 
     def clean(self, text: str) -> str:
         """Return ``text`` with every match replaced by ``[REDACTED]``."""
+        hit = self._memo.get(text)
+        if hit is not None:
+            return hit
+        out = self._clean(text)
+        if len(self._memo) < 50_000:
+            self._memo[text] = out
+        return out
+
+    def _clean(self, text: str) -> str:
         # Fast path: every pattern needs a digit or '@'; tokens are checked as substrings first.
         if _TRIGGER.search(text) is None:
             if not any(map(text.lower().__contains__, self._lower)):

@@ -78,6 +78,9 @@ def harvest(bundle: dict) -> set[str]:
         for ident in r.get("identifier", []):
             if "value" in ident:
                 tokens.add(ident["value"])
+        for series in r.get("series", []) if r["resourceType"] == "ImagingStudy" else []:
+            tokens.add(series["uid"])
+            tokens.update(i["uid"] for i in series.get("instance", []))
         if r["resourceType"] == "Patient":
             tokens.add(r["birthDate"])
             for x in r.get("extension", []):
@@ -259,6 +262,14 @@ def test_same_patient_same_pseudonym_and_shift_in_dicom_and_fhir():
     out_patient = next(r for r in fhir.resources if r["resourceType"] == "Patient")
     assert out_patient["id"] == dicom.dataset.PatientID == fhir.patients[0].pseudonym
     assert dicom.date_shift_days == fhir.patients[0].date_shift_days
+    study_in = next(e["resource"] for e in src["entry"] if e["resource"]["resourceType"] == "ImagingStudy")
+    study_out = next(r for r in fhir.resources if r["resourceType"] == "ImagingStudy")
+    study_uid = study_in["identifier"][0]["value"].removeprefix("urn:oid:")
+    assert study_out["identifier"][0]["value"] == "urn:oid:" + pseudo.uid(study_uid)
+    ds.StudyInstanceUID = study_uid
+    assert deidentify_dicom(ds, pseudonymizer=pseudo, site="H03").dataset.StudyInstanceUID == pseudo.uid(study_uid)
+    assert study_out["series"][0]["uid"] == pseudo.uid(study_in["series"][0]["uid"])
+    assert study_out["series"][0]["instance"][0]["uid"] == pseudo.uid(study_in["series"][0]["instance"][0]["uid"])
     subject_refs = {r["subject"]["reference"] for r in fhir.resources if "subject" in r}
     full = {e["fullUrl"] for e in fhir.bundle["entry"] if e["resource"]["resourceType"] == "Patient"}
     assert subject_refs == full  # every subject points at the de-identified Patient entry
