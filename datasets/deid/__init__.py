@@ -17,6 +17,7 @@ from datasets.deid.errors import DeidError, OptionsError, ProfileError, SecretEr
 from datasets.deid.fhir import (
     AGE_BAND_EXTENSION_URL,
     FhirOptions,
+    FhirPatient,
     FhirResult,
     deidentify_bundle,
     deidentify_fhir_resource,
@@ -41,6 +42,7 @@ __all__ = [
     "DeidOptions",
     "DicomResult",
     "FhirOptions",
+    "FhirPatient",
     "FhirResult",
     "METHOD_CODES",
     "OptionsError",
