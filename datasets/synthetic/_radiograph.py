@@ -91,7 +91,7 @@ def render_attenuation(
         zone = str(rng.choice(("lower", "middle", "upper"), p=(0.55, 0.3, 0.15)))
         uc = (-0.5 if side == "right" else 0.53) + rng.normal(0.0, 0.07)
         vc = {"upper": 0.26, "middle": 0.48, "lower": 0.68}[zone] + rng.normal(0.0, 0.04)
-        severity = float(rng.uniform(0.55, 1.25))
+        severity = float(rng.uniform(0.65, 1.25))
         aspect = half_width / height
         if rng.random() < 0.55:
             pattern = "focal"
