@@ -484,9 +484,20 @@ def submit(state: _State, model_dir: str, card: str, as_json: bool) -> None:
     The platform checks the files without loading the model, keeps a copy by hash, registers it in MLflow and
     smoke-tests it in the sandbox. Exits 1 if the submission is rejected, with the reasons.
     """
-    from validation.registry import load_model_card, submit_model
+    from validation.protocols import get_protocol
+    from validation.registry import dev_corpus_for, load_model_card, smoke_test, submit_model
 
-    info = submit_model(state.platform(), state.principal(), model_dir, load_model_card(card))
+    platform, principal = state.platform(), state.principal()
+    info = submit_model(platform, principal, model_dir, load_model_card(card))
+    if info.state == "submitted":
+        task = get_protocol(platform, principal, info.protocol_id, info.protocol_version).protocol.task
+        if dev_corpus_for(platform, task):
+            if not as_json:
+                click.echo("Smoke test in the sandbox on DEV cases...", err=True)
+            info = smoke_test(platform, principal, info.id)
+        elif not as_json:
+            click.echo("No corpus with DEV cases yet: the smoke test runs with 'clinval submission smoke ID'.",
+                       err=True)
     if as_json:
         _emit_json(info)
     else:
@@ -528,6 +539,301 @@ def submission_show(state: _State, submission_id: str, as_json: bool) -> None:
         _emit_json(info)
     else:
         _print_submission(info)
+
+
+def _progress_bar(label: str, enabled: bool):
+    """A progress callback (done, total, label) drawing a bar on stderr."""
+    state = {"bar": None}
+
+    def progress(done: int, total: int, what: str) -> None:
+        if not enabled:
+            return
+        if state["bar"] is None:
+            state["bar"] = click.progressbar(length=max(total, 1), label=label, file=sys.stderr, show_pos=True)
+            state["bar"].__enter__()
+        state["bar"].update(max(0, done - state["bar"].pos))
+
+    def close() -> None:
+        if state["bar"] is not None:
+            state["bar"].__exit__(None, None, None)
+
+    return progress, close
+
+
+@corpus.command("ingest")
+@click.argument("export_dir", type=click.Path(file_okay=False))
+@click.option("--sites", default=None, help="Comma-separated site folders to ingest (default: all).")
+@click.option("--name", default=None, help="A name for the corpus version (default: the folder's name).")
+@click.option("--workers", type=int, default=None, help="Worker processes (default: 2).")
+@json_option
+@click.pass_obj
+def corpus_ingest(state: _State, export_dir: str, sites: str | None, name: str | None, workers: int | None,
+                  as_json: bool) -> None:
+    """De-identify a hospital export into a new corpus version (admin).
+
+    Runs the data-quality suites and the PHI leak scan over every byte written; a leak fails the ingest.
+    """
+    from validation.corpora import ingest_corpus
+
+    progress, close = _progress_bar("Ingesting", not as_json)
+    try:
+        info = ingest_corpus(state.platform(), state.principal(), export_dir,
+                             sites=[s for s in sites.split(",") if s] if sites else None, name=name,
+                             progress=progress, workers=workers)
+    finally:
+        close()
+    if as_json:
+        _emit_json(info)
+        return
+    _print_corpus(info)
+
+
+def _print_corpus(info) -> None:
+    usable = "usable" if info.usable else "NOT usable (critical quality checks failed)"
+    click.echo(f"Corpus {info.id} ({info.name}): {usable}")
+    for site in info.sites:
+        parts = ", ".join(f"{task} {n}" for task, n in info.counts.get(site, {}).items())
+        click.echo(f"  {site}: {parts}")
+    if info.quarantined:
+        click.echo("  quarantined: " + ", ".join(f"{k} {v}" for k, v in sorted(info.quarantined.items())))
+    if info.accepted_reason:
+        click.echo(f"  accepted despite failed checks: {info.accepted_reason}")
+
+
+@corpus.command("list")
+@json_option
+@click.pass_obj
+def corpus_list(state: _State, as_json: bool) -> None:
+    """List corpus versions you may see."""
+    from validation.corpora import list_corpora
+
+    items = list_corpora(state.platform(), state.principal())
+    if as_json:
+        _emit_json(items)
+    else:
+        _table([{"id": i.id[:16], "name": i.name, "sites": len(i.sites), "tasks": ",".join(i.tasks),
+                 "usable": i.usable, "created_at": i.created_at} for i in items],
+               ["id", "name", "sites", "tasks", "usable", "created_at"])
+
+
+@corpus.command("show")
+@click.argument("corpus_id")
+@json_option
+@click.pass_obj
+def corpus_show(state: _State, corpus_id: str, as_json: bool) -> None:
+    """Show a corpus version (an unambiguous prefix of its id is enough)."""
+    from validation.corpora import get_corpus
+
+    info = get_corpus(state.platform(), state.principal(), corpus_id)
+    if as_json:
+        _emit_json(info)
+    else:
+        _print_corpus(info)
+
+
+@corpus.command("check")
+@click.argument("corpus_id")
+@json_option
+@click.pass_obj
+def corpus_check(state: _State, corpus_id: str, as_json: bool) -> None:
+    """Re-verify a corpus's files against its manifest and show its data-quality results."""
+    from validation.corpora import check_corpus
+
+    info, report = check_corpus(state.platform(), state.principal(), corpus_id)
+    if as_json:
+        _emit_json({"corpus": _to_data(info), **report})
+        return
+    click.echo(f"Corpus {info.id}: files {report['integrity']}")
+    quality = report.get("quality") or {}
+    for suite in quality.get("suites", []):
+        failed = [e for e in suite.get("expectations", []) if not e.get("success")]
+        mark = "ok" if not failed else f"{len(failed)} failed"
+        click.echo(f"  suite {suite.get('name')}: {mark}")
+        for e in failed:
+            level = "CRITICAL" if e.get("critical") else "warning"
+            ids = e.get("unexpected_case_ids") or []
+            more = f" (cases: {', '.join(ids[:5])}{' ...' if len(ids) > 5 else ''})" if ids else ""
+            click.echo(f"    {level}: {e.get('expectation')} on {e.get('column', '-')}{more}")
+    if not info.usable:
+        raise SystemExit(1)
+
+
+@corpus.command("accept")
+@click.argument("corpus_id")
+@click.option("--reason", required=True, help="Why the failed checks are acceptable (recorded).")
+@click.pass_obj
+def corpus_accept(state: _State, corpus_id: str, reason: str) -> None:
+    """Accept a corpus whose critical quality checks failed, making it usable (admin)."""
+    from validation.corpora import accept_corpus
+
+    info = accept_corpus(state.platform(), state.principal(), corpus_id, reason=reason)
+    click.echo(f"Corpus {info.id} accepted for evaluation")
+
+
+@submission.command("smoke")
+@click.argument("submission_id")
+@click.option("--corpus", "corpus_id", default=None, help="Corpus with DEV cases (default: the newest usable).")
+@json_option
+@click.pass_obj
+def submission_smoke(state: _State, submission_id: str, corpus_id: str | None, as_json: bool) -> None:
+    """Smoke-test a submitted model in the sandbox on DEV cases; it becomes ready or rejected."""
+    from validation.registry import smoke_test
+
+    info = smoke_test(state.platform(), state.principal(), submission_id, corpus_id=corpus_id)
+    if as_json:
+        _emit_json(info)
+    else:
+        _print_submission(info)
+    if info.state != "ready":
+        raise SystemExit(1)
+
+
+def _print_run(info) -> None:
+    complete = "" if info.complete is None else (" (complete)" if info.complete else " (PARTIAL)")
+    click.echo(f"{info.id}: {info.state.upper()}{complete}; submission {info.submission_id} ({info.org}), "
+               f"protocol {info.protocol_id}@{info.protocol_version}, corpus {info.corpus_id[:12]}")
+    if info.isolation:
+        click.echo(f"  isolation: {info.isolation}; executor: {info.executor}")
+    for s in info.sites:
+        why = f": {s.reason}" if s.reason else ""
+        click.echo(f"  {s.site}: {s.state} ({s.batches_done}/{s.n_batches} batches, {s.n_cases} cases){why}")
+    if info.error:
+        click.echo(f"  note: {info.error}")
+
+
+@cli.command()
+@click.argument("submission_id", required=False)
+@click.option("--corpus", "corpus_id", default=None, help="Corpus version to evaluate on.")
+@click.option("--sites", default=None, help="Comma-separated hospitals (default: every sequestered site).")
+@click.option("--scheduler", default=None, envvar="CLINVAL_SCHEDULER",
+              help="tcp://host:8786 of a Dask scheduler (env CLINVAL_SCHEDULER); default: local processes.")
+@click.option("--resume", "resume", default=None, metavar="RUN", help="Resume an interrupted run instead.")
+@click.option("--batch-size", type=int, default=256, show_default=True, help="Cases per sandboxed batch.")
+@click.option("--workers", type=int, default=2, show_default=True, help="Local worker processes.")
+@json_option
+@click.pass_obj
+def evaluate(state: _State, submission_id: str | None, corpus_id: str | None, sites: str | None,
+             scheduler: str | None, resume: str | None, batch_size: int, workers: int, as_json: bool) -> None:
+    """Evaluate a ready SUBMISSION on a corpus, site by site in the sandbox, then score it (admin).
+
+    A run killed at any point finishes with 'clinval evaluate --resume RUN': no case lost, none counted twice.
+    """
+    from validation.runs import execute_run
+    from validation.runs import evaluate as _evaluate
+
+    def progress(site, outcome) -> None:
+        if not as_json:
+            why = f": {outcome.reason}" if outcome.reason else ""
+            click.echo(f"  {site}: {outcome.state} ({outcome.batches_done}/{outcome.n_batches} batches){why}",
+                       err=True)
+
+    platform, principal = state.platform(), state.principal()
+    if resume:
+        info = execute_run(platform, principal, resume, scheduler=scheduler, progress=progress, workers=workers)
+    else:
+        if not submission_id or not corpus_id:
+            raise InvalidInput("give SUBMISSION and --corpus, or --resume RUN", hint="see 'clinval evaluate --help'")
+        from validation.corpora import get_corpus
+
+        corpus_id = get_corpus(platform, principal, corpus_id).id
+        info = _evaluate(platform, principal, submission_id, corpus_id,
+                         sites=[s for s in sites.split(",") if s] if sites else None, scheduler=scheduler,
+                         progress=progress, batch_size=batch_size, workers=workers)
+    if as_json:
+        _emit_json(info)
+    else:
+        _print_run(info)
+    if info.state != "scored":
+        raise SystemExit(1)
+
+
+@cli.group(cls=_Group)
+def run() -> None:
+    """Evaluation runs: progress, results, case-level results for reviewers."""
+
+
+@run.command("list")
+@json_option
+@click.pass_obj
+def run_list(state: _State, as_json: bool) -> None:
+    """List the runs you may see."""
+    from validation.runs import list_runs
+
+    items = list_runs(state.platform(), state.principal())
+    if as_json:
+        _emit_json(items)
+    else:
+        _table([{"id": i.id, "submission": i.submission_id, "org": i.org, "protocol": i.protocol_id,
+                 "state": i.state, "complete": i.complete, "created_at": i.created_at} for i in items],
+               ["id", "submission", "org", "protocol", "state", "complete", "created_at"])
+
+
+@run.command("show")
+@click.argument("run_id")
+@json_option
+@click.pass_obj
+def run_show(state: _State, run_id: str, as_json: bool) -> None:
+    """Show a run's state and per-site progress."""
+    from validation.runs import get_run
+
+    info = get_run(state.platform(), state.principal(), run_id)
+    if as_json:
+        _emit_json(info)
+    else:
+        _print_run(info)
+
+
+def _fmt_ci(r: dict) -> str:
+    if r["estimate"] is None:
+        return "-"
+    if r["ci_low"] is None:
+        return f"{r['estimate']:.3f}"
+    return f"{r['estimate']:.3f} [{r['ci_low']:.3f}, {r['ci_high']:.3f}]"
+
+
+@run.command("results")
+@click.argument("run_id")
+@click.option("--kind", default=None, help="Only one group kind: overall, site, site_gap, subgroup:sex, ...")
+@json_option
+@click.pass_obj
+def run_results(state: _State, run_id: str, kind: str | None, as_json: bool) -> None:
+    """Show a scored run's results with intervals and the acceptance verdicts."""
+    from validation.runs import get_results
+
+    res = get_results(state.platform(), state.principal(), run_id)
+    rows = [r for r in res.results if kind is None or r["group_kind"] == kind]
+    if as_json:
+        _emit_json({"run": _to_data(res.run), "results": rows, "verdicts": res.verdicts,
+                    "suppressed": res.suppressed, "min_cell": res.min_cell})
+        return
+    _table([{**r, "value [95% CI]": _fmt_ci(r)} for r in rows],
+           ["metric", "group_kind", "group", "value [95% CI]", "n", "ci_method", "note"])
+    click.echo("Acceptance criteria (pre-registered):")
+    for v in res.verdicts:
+        click.echo(f"  {v['status'].upper():12} {v['criterion']}: {v['rule']}")
+    if res.suppressed:
+        click.echo(f"({res.suppressed} cells with fewer than {res.min_cell} cases suppressed)")
+
+
+@run.command("cases")
+@click.argument("run_id")
+@click.option("--site", required=True, help="Your hospital's code.")
+@click.option("--errors-only", is_flag=True, help="Only the cases the model got wrong.")
+@json_option
+@click.pass_obj
+def run_cases(state: _State, run_id: str, site: str, errors_only: bool, as_json: bool) -> None:
+    """Case-level results of your own hospital (reviewers), to study failures."""
+    from validation.runs import case_results
+
+    frame = case_results(state.platform(), state.principal(), run_id, site)
+    if errors_only:
+        frame = frame[~frame["correct"]]
+    records = frame.to_dict(orient="records")
+    if as_json:
+        _emit_json(records)
+    else:
+        _table(records, [c for c in ("case_id", "score", "label", "predicted", "age_band", "sex", "manufacturer")
+                         if c in frame.columns])
 
 
 @cli.group(cls=_Group)

@@ -7,7 +7,7 @@ from datetime import datetime
 from sqlalchemy import JSON, BigInteger, Boolean, DateTime, Float, ForeignKey, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
-__all__ = ["Base", "Organisation", "User", "ApiToken", "AuditEvent", "AuditCheckpoint", "ProtocolRecord", "Submission"]
+__all__ = ["Base", "Organisation", "User", "ApiToken", "AuditEvent", "AuditCheckpoint", "ProtocolRecord", "Submission", "Corpus", "Run", "RunSite", "ResultRow", "VerdictRow"]
 
 
 class Base(DeclarativeBase):
@@ -134,3 +134,99 @@ class Submission(Base):
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False)
     created_by: Mapped[str] = mapped_column(String(64), nullable=False)
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False)
+
+
+class Corpus(Base):
+    """A registered corpus version (the files live in ``$CLINVAL_HOME/corpora/<id>``)."""
+
+    __tablename__ = "corpora"
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    name: Mapped[str] = mapped_column(String(200), nullable=False)
+    sites: Mapped[list] = mapped_column(JSON, nullable=False)
+    tasks: Mapped[list] = mapped_column(JSON, nullable=False)
+    counts: Mapped[dict] = mapped_column(JSON, nullable=False)
+    quarantined: Mapped[dict] = mapped_column(JSON, nullable=False)
+    quality_ok: Mapped[bool | None] = mapped_column(Boolean, nullable=True)
+    usable: Mapped[bool] = mapped_column(Boolean, nullable=False)
+    accepted_reason: Mapped[str | None] = mapped_column(Text, nullable=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False)
+    created_by: Mapped[str] = mapped_column(String(64), nullable=False)
+
+
+class Run(Base):
+    """An evaluation run, bound to exact versions of submission, protocol, corpus and code."""
+
+    __tablename__ = "runs"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    submission_id: Mapped[str] = mapped_column(String(32), nullable=False, index=True)
+    org: Mapped[str] = mapped_column(String(64), nullable=False, index=True)
+    protocol_id: Mapped[str] = mapped_column(String(64), nullable=False)
+    protocol_version: Mapped[int] = mapped_column(Integer, nullable=False)
+    protocol_sha256: Mapped[str] = mapped_column(String(64), nullable=False)
+    corpus_id: Mapped[str] = mapped_column(String(64), nullable=False)
+    model_sha256: Mapped[str] = mapped_column(String(64), nullable=False)
+    threshold: Mapped[float] = mapped_column(Float, nullable=False)
+    sites: Mapped[list] = mapped_column(JSON, nullable=False)
+    batch_size: Mapped[int] = mapped_column(Integer, nullable=False)
+    versions: Mapped[dict] = mapped_column(JSON, nullable=False)
+    state: Mapped[str] = mapped_column(String(20), nullable=False)
+    complete: Mapped[bool | None] = mapped_column(Boolean, nullable=True)
+    isolation: Mapped[str | None] = mapped_column(String(20), nullable=True)
+    executor: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    error: Mapped[str | None] = mapped_column(Text, nullable=True)
+    results_sha256: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    mlflow_run_id: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False)
+    created_by: Mapped[str] = mapped_column(String(64), nullable=False)
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False)
+
+
+class RunSite(Base):
+    """Progress and outcome of one hospital's part of a run."""
+
+    __tablename__ = "run_sites"
+
+    run_id: Mapped[str] = mapped_column(ForeignKey("runs.id"), primary_key=True)
+    site: Mapped[str] = mapped_column(String(16), primary_key=True)
+    state: Mapped[str] = mapped_column(String(20), nullable=False)
+    n_cases: Mapped[int] = mapped_column(Integer, nullable=False)
+    n_batches: Mapped[int] = mapped_column(Integer, nullable=False)
+    batches_done: Mapped[int] = mapped_column(Integer, nullable=False)
+    reason: Mapped[str | None] = mapped_column(Text, nullable=True)
+    isolation: Mapped[str | None] = mapped_column(String(20), nullable=True)
+    elapsed: Mapped[float | None] = mapped_column(Float, nullable=True)
+
+
+class ResultRow(Base):
+    """One row of a run's tidy results table."""
+
+    __tablename__ = "results"
+
+    pk: Mapped[int] = mapped_column(Integer, primary_key=True)
+    run_id: Mapped[str] = mapped_column(ForeignKey("runs.id"), nullable=False, index=True)
+    metric: Mapped[str] = mapped_column(String(64), nullable=False)
+    group_kind: Mapped[str] = mapped_column(String(20), nullable=False)
+    group: Mapped[str] = mapped_column(String(100), nullable=False)
+    estimate: Mapped[float | None] = mapped_column(Float, nullable=True)
+    ci_low: Mapped[float | None] = mapped_column(Float, nullable=True)
+    ci_high: Mapped[float | None] = mapped_column(Float, nullable=True)
+    ci_method: Mapped[str] = mapped_column(String(64), nullable=False)
+    n: Mapped[int] = mapped_column(Integer, nullable=False)
+    n_pos: Mapped[int] = mapped_column(Integer, nullable=False)
+    n_neg: Mapped[int] = mapped_column(Integer, nullable=False)
+    note: Mapped[str] = mapped_column(Text, nullable=False)
+
+
+class VerdictRow(Base):
+    """The verdict of one pre-registered acceptance criterion on one run."""
+
+    __tablename__ = "verdicts"
+
+    pk: Mapped[int] = mapped_column(Integer, primary_key=True)
+    run_id: Mapped[str] = mapped_column(ForeignKey("runs.id"), nullable=False, index=True)
+    criterion: Mapped[str] = mapped_column(String(64), nullable=False)
+    rule: Mapped[str] = mapped_column(Text, nullable=False)
+    status: Mapped[str] = mapped_column(String(20), nullable=False)
+    detail: Mapped[dict] = mapped_column(JSON, nullable=False)

@@ -3,6 +3,7 @@ and the submission records that the smoke test and evaluation runs build on."""
 
 from validation.registry.card import ModelCard, load_model_card
 from validation.registry.checks import INPUT_COLUMNS, ModelLimits, StaticReport, check_model_dir
+from validation.registry.smoke import SMOKE_CASES, dev_corpus_for, smoke_test
 from validation.registry.service import (
     STATES,
     SubmissionInfo,
@@ -27,4 +28,7 @@ __all__ = [
     "model_path",
     "set_state",
     "submit_model",
+    "SMOKE_CASES",
+    "dev_corpus_for",
+    "smoke_test",
 ]
