@@ -14,8 +14,10 @@ What is done, in order:
 3. walk every element, recursing into every sequence item (depth-limited):
    private groups removed (unless allow-listed), overlays (60xx) and curves
    (50xx) removed, Table E.1-1 actions applied as resolved by
-   :mod:`datasets.deid.profile`; elements not in the table are kept untouched
-   (their raw bytes, and so their character set, are preserved);
+   :mod:`datasets.deid.profile`; standard elements not in the table are kept
+   untouched (their raw bytes, and so their character set, are preserved);
+   public tags the DICOM data dictionary does not define are removed, since
+   nothing vouches for what they hold;
 4. Patient ID becomes the (site, MRN) pseudonym; every ``U`` UID is mapped by
    :meth:`Pseudonymizer.uid`, so references (Referenced SOP Instance UID, Frame
    of Reference UID, ...) stay resolvable; dates shift by the patient's offset;
@@ -215,12 +217,28 @@ def deidentify_dicom(
             )
         )
     except Exception as exc:  # never crash on input data; never echo the message (may hold PHI)
+        if type(exc).__module__.startswith("pydicom") or _raised_in_pydicom(exc):
+            return DicomResult(
+                quarantined=Quarantined(
+                    reason=QuarantineReason.UNREADABLE,
+                    detail=f"an element cannot be decoded ({type(exc).__name__})",
+                )
+            )
         return DicomResult(
             quarantined=Quarantined(
                 reason=QuarantineReason.INTERNAL_ERROR,
                 detail=f"unexpected {type(exc).__name__} while de-identifying; the object was not ingested",
             )
         )
+
+
+def _raised_in_pydicom(exc: BaseException) -> bool:
+    tb = exc.__traceback__
+    last = None
+    while tb is not None:
+        last = tb
+        tb = tb.tb_next
+    return last is not None and "pydicom" in last.tb_frame.f_code.co_filename
 
 
 # ---------------------------------------------------------------------------- reading
@@ -419,6 +437,9 @@ class _Walk:
             rule = table.get(tag)
             if rule is None:
                 if tag == _PIXEL_DATA:
+                    continue
+                if not _is_standard(tag):  # undefined public tag: nothing vouches for its content
+                    del ds[tag]
                     continue
                 if self._is_sequence(ds, tag):
                     self._items(ds[tag], depth)
@@ -622,6 +643,21 @@ class _Walk:
         elem.value = cleaned[0] if len(cleaned) == 1 else cleaned
 
 
+def _is_standard(tag: int, _cache: dict[int, bool] = {}) -> bool:  # noqa: B006 - deliberate memo
+    hit = _cache.get(tag)
+    if hit is None:
+        from pydicom.datadict import get_entry
+
+        try:
+            get_entry(tag)
+            hit = (tag & 0xFFFF) != 0  # group lengths (gggg,0000) are retired and carry nothing needed
+        except KeyError:
+            hit = False
+        if len(_cache) < 65536:
+            _cache[tag] = hit
+    return hit
+
+
 def _cheap_vr(ds, tag: int) -> str | None:
     """The element's VR without decoding its value; None when only a full conversion can tell (UN, ambiguous)."""
     vr = getattr(ds.get_item(tag), "VR", None)
@@ -670,7 +706,7 @@ def _parse_da(value: str) -> _dt.date | None:
 def _age_band(ds, bands: tuple[int, ...]) -> str:
     age = _text(ds, "PatientAge").upper()
     years: int | None = None
-    if len(age) == 4 and age[:3].isdigit() and age[3] in "DWMY":
+    if len(age) == 4 and age[:3].isascii() and age[:3].isdigit() and age[3] in "DWMY":
         n = int(age[:3])
         years = {"D": n // 365, "W": n // 52, "M": n // 12, "Y": n}[age[3]]
     else:

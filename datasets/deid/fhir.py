@@ -56,6 +56,7 @@ what keeps the engine several times faster (``benchmarks/deid.py``).
 from __future__ import annotations
 
 import datetime as _dt
+import functools
 import re
 import zlib
 from collections.abc import Iterable, Mapping
@@ -63,7 +64,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from datasets.deid.dates import age_band, age_in_years, shift_fhir_date
-from datasets.deid.errors import OptionsError
+from datasets.deid.errors import DeidError, OptionsError
 from datasets.deid.fhir_json import StrictJsonError, loads_strict
 from datasets.deid.freetext import REDACTED, FreeTextScanner
 from datasets.deid.pseudonym import Pseudonymizer
@@ -780,6 +781,25 @@ class _Engine:
         return zlib.crc32(key) % self.options.validation_sample == 0
 
 
+def _never_raise(fn):
+    """Turn an unexpected failure on input data into a quarantine record; caller errors still raise."""
+
+    @functools.wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> FhirResult:
+        try:
+            return fn(*args, **kwargs)
+        except DeidError:
+            raise
+        except RecursionError:
+            return FhirResult(quarantined=(_q(QuarantineReason.NESTING_TOO_DEEP, "JSON nested too deeply", "input"),))
+        except Exception as exc:  # never echo the message: it may quote input values
+            return FhirResult(
+                quarantined=(_q(QuarantineReason.INTERNAL_ERROR, f"unexpected {type(exc).__name__}", "input"),)
+            )
+
+    return wrapper
+
+
 def _q(reason: QuarantineReason, detail: str, location: str) -> Quarantined:
     return Quarantined(reason=reason, detail=f"{location}: {detail}" if location else detail)
 
@@ -811,6 +831,7 @@ def _validate_outputs(engine: _Engine, items: list[tuple[str, dict]]) -> dict[in
     return bad
 
 
+@_never_raise
 def deidentify_fhir_resource(
     resource: dict,
     *,
@@ -881,6 +902,7 @@ def _parse_document(data: Any) -> Any:
     return data
 
 
+@_never_raise
 def deidentify_bundle(
     bundle: dict | str | bytes,
     *,
@@ -1021,6 +1043,7 @@ def _entry(engine: _Engine, e: dict, out: dict) -> dict:
     return new
 
 
+@_never_raise
 def deidentify_ndjson(
     lines: str | bytes | Iterable[str | bytes],
     *,

@@ -492,3 +492,31 @@ def test_unknown_and_missing_sop_class():
 def test_wrong_argument_type_is_a_caller_error_reported_as_quarantine_without_crash():
     r = deidentify_dicom(12345, pseudonymizer=Pseudonymizer(SECRET), site="H01")
     assert not r.ok and r.quarantined.reason is QuarantineReason.INTERNAL_ERROR
+
+
+def test_mutated_bytes_never_crash_and_never_leak():
+    import random
+
+    base = _bytes(_image(PatientName="Fuzzname^Leaky"))
+    rng = random.Random(20261126)
+    seen = set()
+    for _ in range(300):
+        b = bytearray(base)
+        for _ in range(rng.randint(1, 6)):
+            b[rng.randrange(128, len(b))] = rng.randrange(256)
+        r = deidentify_dicom(bytes(b), pseudonymizer=Pseudonymizer(SECRET), site="H01")
+        if r.ok:
+            assert b"Fuzzname" not in r.data and b"Leaky" not in r.data
+            seen.add("ok")
+        else:
+            assert r.quarantined.reason is not QuarantineReason.INTERNAL_ERROR, r.quarantined.detail
+            seen.add(r.quarantined.reason)
+    assert "ok" in seen and len(seen) >= 4
+
+
+def test_undefined_public_tags_are_removed():
+    ds = _ct()
+    ds.add_new(0x00100047, "PN", "Hidden^Name")  # not in the data dictionary
+    ds.add_new(0x00080000, "UL", 100)  # group length
+    r = deidentify_dicom(ds, pseudonymizer=Pseudonymizer(SECRET), site="H01")
+    assert r.ok and b"Hidden" not in r.data and 0x00080000 not in r.dataset

@@ -538,3 +538,30 @@ def test_property_deterministic_idempotent_and_clean(family, mrn, birth, when):
     assert family not in text and mrn not in text and birth.isoformat() not in text
     shift = one.patients[0].date_shift_days
     assert one.resources[1]["effectiveDateTime"] == (when + timedelta(days=shift)).strftime("%Y-%m-%dT%H:%M:%S") + "Z"
+
+
+_json = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.text(max_size=20)
+    | st.sampled_from(["Patient", "Observation", "urn:uuid:11111111-1111-4111-8111-111111111111", "2020-01-01",
+                       "Patient/1", "#x", "resourceType", "reference", "identifier", "extension"]),
+    lambda children: st.lists(children, max_size=4)
+    | st.dictionaries(st.sampled_from(["resourceType", "id", "reference", "identifier", "value", "system", "entry",
+                                       "resource", "fullUrl", "extension", "url", "contained", "subject", "text",
+                                       "name", "birthDate", "meta", "display", "code", "modifierExtension"]),
+                      children, max_size=5),
+    max_leaves=25,
+)
+
+
+@settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(doc=_json)
+def test_arbitrary_json_never_raises(doc):
+    pseudo = Pseudonymizer(SECRET)
+    for res in (
+        deidentify_bundle(doc if isinstance(doc, dict) else {"resourceType": "Bundle", "entry": [doc]},
+                          pseudonymizer=pseudo, site="H01"),
+        deidentify_fhir_resource(doc, pseudonymizer=pseudo, site="H01"),
+        deidentify_ndjson([json.dumps(doc)], pseudonymizer=pseudo, site="H01"),
+    ):
+        for q in res.quarantined:
+            assert isinstance(q.reason, QuarantineReason) and q.detail
