@@ -557,6 +557,14 @@ def average_precision(y_true: Any, y_score: Any, *, sample_weight: Any = None, p
     >>> round(average_precision([0, 0, 1, 1], [0.1, 0.4, 0.35, 0.8]), 4)
     0.8333
     """
+    if sample_weight is not None:
+        # Cases of weight zero (e.g. left out of a bootstrap resample) are not there: drop them, so that a threshold
+        # with no weighted prediction above it does not make precision 0/0.
+        w = np.asarray(sample_weight, dtype=float)
+        keep = w > 0
+        if not keep.all():
+            y_true, y_score = np.asarray(y_true)[keep], np.asarray(y_score)[keep]
+            sample_weight = w[keep]
     precision, recall, _ = pr_curve(y_true, y_score, sample_weight=sample_weight, pos_label=pos_label)
     if recall.size == 0 or not np.isfinite(recall[-1]):
         return math.nan

@@ -66,3 +66,17 @@ def test_no_positive_gives_nan():
     assert math.isnan(average_precision([0, 0], [0.1, 0.2]))
     _, tpr, _ = roc_curve([0, 0], [0.1, 0.2])
     assert np.all(np.isnan(tpr))
+
+
+def test_average_precision_with_integer_weights_equals_repeating_cases():
+    # A bootstrap resample is integer weights, zeros included: it must equal the AP of the cases repeated.
+    rng = np.random.default_rng(7)
+    for _ in range(50):
+        y = (rng.random(30) < 0.4).astype(int)
+        y[:2] = [0, 1]
+        s = rng.random(30)
+        w = rng.multinomial(30, np.full(30, 1 / 30))
+        if w[y == 1].sum() == 0:
+            continue
+        expanded = average_precision(np.repeat(y, w), np.repeat(s, w))
+        assert average_precision(y, s, sample_weight=w) == pytest.approx(expanded, abs=1e-12)
