@@ -149,6 +149,8 @@ _REFERENCE_KEYS = frozenset({"reference", "display"})
 _CONCEPT_KEYS = frozenset({"coding", "text"})
 _CODING_KEYS = frozenset({"system", "version", "code", "display", "userSelected"})
 _QUANTITY_KEYS = frozenset({"value", "unit", "system", "code", "comparator", "currency"})
+_RESOURCE_KEYS = frozenset({"id", "text", "meta", "contained"})
+_SKIP_BY_TYPE: dict[str, frozenset[str]] = {}
 _PATIENT_KEYS = ("subject", "patient", "beneficiary", "individual")
 
 
@@ -506,7 +508,8 @@ class _Engine:
         rtype = res.get("resourceType")
         if not _known_resource_type(rtype):
             raise _Stop(QuarantineReason.FHIR_UNKNOWN_RESOURCE_TYPE, "resourceType missing or not an R4B resource")
-        already = _is_pseuded(res)
+        meta_in = res.get("meta")
+        already = type(meta_in) is dict and "security" in meta_in and _is_pseuded(res)
         if already:
             rid = res.get("id")
             ours = isinstance(rid, str) and self.is_our_id(rtype, rid)
@@ -522,12 +525,29 @@ class _Engine:
                 if not isinstance(cid, str) or not _ID.match(cid):
                     raise _Stop(QuarantineReason.FHIR_VALIDATION_FAILED, "a contained resource has no valid id")
                 local[cid] = cid if self.pseudo.is_resource_id(cid) else self.pseudo.resource_id(self.site, "#", cid)
-        drop = _RESOURCE_DROP.get(rtype, frozenset())
+        skip = _SKIP_BY_TYPE.get(rtype)
+        if skip is None:
+            skip = _SKIP_BY_TYPE[rtype] = _RESOURCE_DROP.get(rtype, frozenset()) | _DROP_KEYS | {"resourceType"}
         out: dict[str, Any] = {"resourceType": rtype}
         for k, v in res.items():
-            if k == "resourceType" or k in drop or k in _DROP_KEYS or k[0] == "_":
+            if k in skip or k[0] == "_":
                 continue
-            if k == "id":
+            if k not in _RESOURCE_KEYS:
+                t = type(v)
+                if k in _SPECIAL_KEYS:
+                    nv = self.member(k, v, pat, local, depth, False, False)
+                elif t is str:
+                    nv = v if k in _NO_SCAN else self.string(k, v, pat)
+                elif t is dict:
+                    nv = self.obj(k, v, pat, local, depth + 1)
+                elif t is list:
+                    nv = self.array(k, v, pat, local, depth + 1)
+                else:
+                    out[k] = v
+                    continue
+                if nv is not _DROP:
+                    out[k] = nv
+            elif k == "id":
                 if not isinstance(v, str) or not _ID.match(v):
                     raise _Stop(QuarantineReason.FHIR_VALIDATION_FAILED, "id is not a valid FHIR id")
                 out["id"] = local.get(v, v) if not top else self.map_id(rtype, v)
@@ -539,14 +559,13 @@ class _Engine:
                     out["meta"] = meta
             elif k == "contained":
                 out["contained"] = [self._contained(c, pat, local, depth + 1) for c in v]
-            else:
-                nv = self.member(k, v, pat, local, depth, False, False)
-                if nv is not _DROP:
-                    out[k] = nv
-        meta = out.setdefault("meta", {})
-        sec = meta.setdefault("security", [])
-        if not any(isinstance(s, dict) and s.get("code") == "PSEUDED" for s in sec):
-            sec.append(dict(PSEUDED_SECURITY))
+        meta = out.get("meta")
+        if meta is None:
+            out["meta"] = {"security": [dict(PSEUDED_SECURITY)]}
+        else:
+            sec = meta.setdefault("security", [])
+            if not already or not any(isinstance(s, dict) and s.get("code") == "PSEUDED" for s in sec):
+                sec.append(dict(PSEUDED_SECURITY))
         if rtype == "Patient" and top:
             pat.outputs.append(out)
         return out
