@@ -169,7 +169,7 @@ class FhirOptions:
         Extension URLs kept; every other extension is dropped.
     validate : {"sample", "all", "none"}, default "sample"
         Which de-identified resources are validated with fhir.resources R4B.
-    validation_sample : int, default 32
+    validation_sample : int, default 64
         With ``validate="sample"``, one resource in this many (chosen by a hash
         of its output id, so the choice is deterministic).
     max_depth : int, default 64
@@ -180,7 +180,7 @@ class FhirOptions:
     age_reference_date: _dt.date | None = None
     safe_extensions: frozenset[str] = SAFE_EXTENSIONS
     validate: str = "sample"
-    validation_sample: int = 32
+    validation_sample: int = 64
     max_depth: int = 64
 
     def __post_init__(self) -> None:
