@@ -25,6 +25,7 @@ CONSTANT_SRC = PROJECT_ROOT / "examples" / "models" / "constant" / "model.py"
 HOSTILE = (
     "network", "reader", "writer", "forkbomb", "memory", "cpu", "sleeper", "chatter",
     "data_flood", "disk_fill", "wrong_output", "crash_load", "crash_predict", "syscalls",
+    "forger",
 )
 SANDBOX_UID_MIN = 1_500_000_000
 
@@ -191,8 +192,8 @@ def tree_digest(root: Path) -> str:
     return h.hexdigest()
 
 
-def sandbox_processes() -> list[int]:
-    """Pids of live processes running as a sandbox uid (there must be none between runs)."""
+def sandbox_processes(uid: int | None = None) -> list[int]:
+    """Pids of live processes running as ``uid``, or as any sandbox uid if None."""
     pids = []
     for entry in Path("/proc").iterdir():
         if not entry.name.isdigit():
@@ -203,7 +204,8 @@ def sandbox_processes() -> list[int]:
             continue
         for line in status.splitlines():
             if line.startswith("Uid:"):
-                if int(line.split()[1]) >= SANDBOX_UID_MIN:
+                real = int(line.split()[1])
+                if real == uid or (uid is None and real >= SANDBOX_UID_MIN):
                     pids.append(int(entry.name))
                 break
     return pids

@@ -18,7 +18,7 @@ from validation.sandbox import (
     run_model,
     scrub_text,
 )
-from validation.sandbox.harness import check_predictions
+from validation.sandbox.harness import check_predictions, describe_problem, error_name
 
 
 def test_default_limits_are_valid_and_frozen():
@@ -82,8 +82,34 @@ def test_check_predictions_counts_without_values():
     out = pd.DataFrame({"case_id": ["c0", "secret-9", "c1"], "score": [0.1, 0.2, 0.3]})
     frame, problem = check_predictions(out, _ids(3))
     assert frame is None
-    assert problem == "predict output lacks 1 of the 3 case id(s) of the batch and has 1 case id(s) that are not in the batch"
-    assert "secret" not in problem
+    text = describe_problem(problem)
+    assert text == "predict output lacks 1 of the 3 case id(s) of the batch and has 1 case id(s) that are not in the batch"
+    assert "secret" not in text
+
+
+@pytest.mark.parametrize(
+    "forged",
+    [
+        {"code": "not_dataframe", "type": "Patient_Jane_Doe_1970"},
+        {"code": "bad_dtype", "dtype": "Jane Doe"},
+        {"code": "missing_columns", "columns": ["Jane Doe"], "n_columns": "Jane"},
+        {"code": "nonfinite", "n": "Jane Doe"},
+        {"code": "Jane Doe"},
+        "Jane Doe",
+        None,
+    ],
+)
+def test_problem_text_cannot_carry_forged_data(forged):
+    # The problem dict comes back from inside the sandbox, so the model could forge it.
+    assert "Jane" not in describe_problem(forged)
+
+
+def test_only_builtin_exception_names_pass():
+    assert error_name("ValueError") == "ValueError"
+    assert error_name("_ArrayMemoryError") == "MemoryError"
+    assert error_name("Jane_Doe_1970") == "a vendor-defined exception"
+    assert error_name("print") == "a vendor-defined exception"
+    assert error_name({"x": 1}) == "a vendor-defined exception"
 
 
 @pytest.fixture
@@ -181,3 +207,20 @@ def test_process_mode_as_root_has_no_network(models, host, out_dir):
     assert result.status == "failed", result
     assert result.error == "ConnectionError"
     assert host.pending_connections() == []
+
+
+def test_missing_input_file_is_refused_before_the_run(models, host, out_dir):
+    cases = host.cases(n=2)
+    cases.loc[1, "path"] = "no-such-file.bin"
+    with pytest.raises(CaseTableError, match="path column 'path' row 1 names no file under input_root"):
+        run_model(models["constant"], cases, input_root=host.input_root, out_dir=out_dir, path_columns=["path"])
+
+
+@pytest.mark.usefixtures("needs_bwrap")
+@pytest.mark.skipif(os.geteuid() != 0, reason="only root switches to a throw-away uid")
+def test_unreadable_model_files_are_refused_before_the_run(models, host, tmp_path):
+    model = tmp_path / "model"
+    shutil.copytree(models["constant"], model)
+    (model / "model.py").chmod(0o600)
+    with pytest.raises(CaseTableError, match="chmod -R o\\+rX"):
+        run_model(model, host.cases(n=2), input_root=host.input_root, out_dir=tmp_path / "out")

@@ -119,3 +119,16 @@ def test_input_paths_are_readable_under_input(models, host, out_dir):
     )
     assert result.status == "ok", result
     assert "READ 0 ok" in result.stderr_tail and "READ 1 ok" in result.stderr_tail
+
+
+def test_forged_failure_report_cannot_carry_data(models, host, out_dir):
+    cases = host.cases()
+    result = run_model(models["forger"], cases, input_root=host.input_root, out_dir=out_dir, limits=LIMITS)
+    assert result.status == "failed", result
+    assert result.reason == (
+        "the model's output is invalid: batch starting at row ?: predict returned another type; "
+        "expected a pandas DataFrame with columns 'case_id' and 'score'"
+    )
+    assert result.error == "a vendor-defined exception"
+    for case_id in cases["case_id"]:
+        assert case_id not in repr(result)

@@ -25,21 +25,24 @@ LIMITS = SandboxLimits(
 )
 
 
-def _run(models, name, host, out_dir, limits=LIMITS, **arg):
-    return run_model(
-        models[name], host.cases(**arg), input_root=host.input_root, out_dir=out_dir,
-        limits=limits, path_columns=["path"],
-    )
+@pytest.fixture
+def run_hostile(models, host, leftover_processes):
+    """Run a hostile model; afterwards no process of its uid may be left."""
+
+    def run(name, out_dir, limits=LIMITS, **arg):
+        result = run_model(
+            models[name], host.cases(**arg), input_root=host.input_root, out_dir=out_dir,
+            limits=limits, path_columns=["path"],
+        )
+        if result.uid is not None:
+            assert leftover_processes(result.uid) == [], "a sandboxed process outlived its run"
+        return result
+
+    return run
 
 
-@pytest.fixture(autouse=True)
-def _no_leftovers(leftover_processes):
-    yield
-    assert leftover_processes() == [], "a sandboxed process outlived its run"
-
-
-def test_fork_bomb_hits_the_process_limit(models, host, out_dir):
-    result = _run(models, "forkbomb", host, out_dir)
+def test_fork_bomb_hits_the_process_limit(run_hostile, out_dir):
+    result = run_hostile("forkbomb", out_dir)
     assert result.status == "failed", result
     assert result.error == "BlockingIOError", result
     assert "process or resource limit" in result.reason
@@ -47,48 +50,48 @@ def test_fork_bomb_hits_the_process_limit(models, host, out_dir):
     assert result.elapsed < LIMITS.wall_seconds
 
 
-def test_memory_hog_hits_the_memory_limit(models, host, out_dir):
-    result = _run(models, "memory", host, out_dir)
+def test_memory_hog_hits_the_memory_limit(run_hostile, out_dir):
+    result = run_hostile("memory", out_dir)
     assert result.status == "failed", result
     assert result.error == "MemoryError", result
     assert result.reason.startswith("the model ran out of memory")
     assert str(LIMITS.memory_bytes) in result.reason
 
 
-def test_cpu_spinner_hits_the_cpu_limit(models, host, out_dir):
-    result = _run(models, "cpu", host, out_dir)
+def test_cpu_spinner_hits_the_cpu_limit(run_hostile, out_dir):
+    result = run_hostile("cpu", out_dir)
     assert result.status == "failed", result
     assert result.signal == 24  # SIGXCPU
     assert result.reason == f"the model exceeded the CPU-time limit of {LIMITS.cpu_seconds} s and was killed"
     assert result.elapsed < LIMITS.wall_seconds
 
 
-def test_sleeper_hits_the_wall_clock_limit(models, host, out_dir):
+def test_sleeper_hits_the_wall_clock_limit(run_hostile, out_dir):
     limits = SandboxLimits(wall_seconds=6, cpu_seconds=6, memory_bytes=LIMITS.memory_bytes)
-    result = _run(models, "sleeper", host, out_dir, limits=limits)
+    result = run_hostile("sleeper", out_dir, limits=limits)
     assert result.status == "failed", result
     assert result.stage == "limits"
     assert result.reason == "the run exceeded the wall-clock limit of 6 s and was killed"
     assert 6 <= result.elapsed < 6 + 5
 
 
-def test_stdout_stderr_flood_is_cut_off(models, host, out_dir):
-    result = _run(models, "chatter", host, out_dir)
+def test_stdout_stderr_flood_is_cut_off(run_hostile, out_dir):
+    result = run_hostile("chatter", out_dir)
     assert result.status == "failed", result
     assert result.reason.startswith(f"the model wrote more than {LIMITS.max_output_bytes} bytes to stdout/stderr")
     assert LIMITS.max_output_bytes < result.stderr_bytes <= LIMITS.max_output_bytes + MiB
     assert len(result.stderr_tail) <= 4000
 
 
-def test_flood_of_the_data_channel_is_cut_off(models, host, out_dir):
-    result = _run(models, "data_flood", host, out_dir)
+def test_flood_of_the_data_channel_is_cut_off(run_hostile, out_dir):
+    result = run_hostile("data_flood", out_dir)
     assert result.status == "failed", result
     assert result.reason == f"the predictions exceeded {LIMITS.max_output_bytes} bytes and the run was killed"
     assert not (out_dir / "predictions.parquet").exists()
 
 
-def test_disk_fill_hits_the_size_limits(models, host, out_dir):
-    result = _run(models, "disk_fill", host, out_dir)
+def test_disk_fill_hits_the_size_limits(run_hostile, out_dir):
+    result = run_hostile("disk_fill", out_dir)
     assert result.status == "failed", result
     assert result.error == "OSError", result
     assert result.reason.startswith(f"the model tried to write more than {LIMITS.max_output_bytes} bytes")

@@ -6,18 +6,20 @@ host imports :func:`check_predictions` from it to check the same rules again on 
 
 Protocol on the original stdout (the model's own prints go to stderr): one JSON line, then, if
 the status is ``"ok"``, exactly ``nbytes`` bytes of a parquet file with columns ``case_id`` and
-``score``. The JSON never carries data values: only an error class, a stage, a kind and a message
-written by this harness (counts, column names and types).
+``score``. The JSON carries codes and counts, never text: the host renders the sentence itself
+(:func:`describe_problem`, :func:`error_name`) from fixed templates, because a model could write
+its own JSON line and must not be able to smuggle data out through a failure reason.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import re
 import sys
 import traceback
 
-__all__ = ["check_predictions", "main"]
+__all__ = ["check_predictions", "describe_problem", "error_name", "main"]
 
 _KIND_OF_ERROR = {
     "MemoryError": "memory",
@@ -33,12 +35,18 @@ _DISK_ERRNOS = {27, 28, 122}  # EFBIG, ENOSPC, EDQUOT on Linux
 class HarnessFailure(Exception):
     """A failure of the model that the harness detected, with a message free of data."""
 
-    def __init__(self, stage: str, kind: str, reason: str, error: str = "") -> None:
-        super().__init__(reason)
+    def __init__(self, stage: str, kind: str, error: str = "", problem=None, row=None) -> None:
+        super().__init__(stage, kind, error)
         self.stage = stage
         self.kind = kind
-        self.reason = reason
         self.error = error
+        self.problem = problem
+        self.row = row
+
+
+_EXTRA_TYPES = {"ndarray", "Series", "list", "tuple", "dict", "NoneType", "str", "int", "float", "bool"}
+_DTYPE_NAME = re.compile(r"(object|str|string|bool|boolean|category|u?int(8|16|32|64)|U?Int(8|16|32|64)"
+                         r"|float(16|32|64)|Float(32|64)|complex(64|128)|(datetime|timedelta)64\[\w{1,3}\])")
 
 
 def check_predictions(output, expected_ids):
@@ -55,49 +63,41 @@ def check_predictions(output, expected_ids):
     -------
     frame : pandas.DataFrame or None
         ``case_id`` (the batch's own values, in batch order) and ``score`` (float64), if valid.
-    problem : str or None
-        What is wrong, with counts, column names and types but no data values.
+    problem : dict or None
+        What is wrong, as a code and counts (see :func:`describe_problem`); never data values.
     """
     import numpy as np
     import pandas as pd
 
     if not isinstance(output, pd.DataFrame):
-        return None, (
-            f"predict returned {type(output).__name__}; expected a pandas DataFrame "
-            "with columns 'case_id' and 'score'"
-        )
+        return None, {"code": "not_dataframe", "type": type(output).__name__}
     missing_cols = [c for c in ("case_id", "score") if c not in output.columns]
     if missing_cols:
-        return None, f"predict output lacks column(s) {missing_cols}; it has {len(output.columns)} column(s)"
+        return None, {"code": "missing_columns", "columns": missing_cols, "n_columns": len(output.columns)}
     got = output["case_id"]
     if got.isna().any():
-        return None, f"predict output has {int(got.isna().sum())} missing case id(s)"
+        return None, {"code": "null_ids", "n": int(got.isna().sum())}
     got_keys = got.astype(str)
     n_dup = int(got_keys.duplicated().sum())
     if n_dup:
-        return None, f"predict output has {n_dup} duplicate case id(s)"
+        return None, {"code": "duplicate_ids", "n": n_dup}
     want_keys = expected_ids.astype(str)
     want_set = set(want_keys)
     got_set = set(got_keys)
     n_extra = len(got_set - want_set)
     n_missing = len(want_set - got_set)
     if n_extra or n_missing:
-        parts = []
-        if n_missing:
-            parts.append(f"lacks {n_missing} of the {len(want_set)} case id(s) of the batch")
-        if n_extra:
-            parts.append(f"has {n_extra} case id(s) that are not in the batch")
-        return None, "predict output " + " and ".join(parts)
+        return None, {"code": "id_mismatch", "n_missing": n_missing, "n_extra": n_extra, "n_batch": len(want_set)}
     score = output["score"]
     if not (pd.api.types.is_numeric_dtype(score) and not pd.api.types.is_bool_dtype(score)):
-        return None, f"score column has dtype {score.dtype}; expected floating-point numbers"
+        return None, {"code": "bad_dtype", "dtype": str(score.dtype)}
     values = score.to_numpy(dtype=np.float64, na_value=np.nan)
     n_nonfinite = int((~np.isfinite(values)).sum())
     if n_nonfinite:
-        return None, f"{n_nonfinite} score(s) are missing, NaN or infinite; expected finite numbers"
+        return None, {"code": "nonfinite", "n": n_nonfinite}
     n_out = int(((values < 0.0) | (values > 1.0)).sum())
     if n_out:
-        return None, f"{n_out} score(s) are outside [0, 1]"
+        return None, {"code": "out_of_range", "n": n_out}
     by_key = dict(zip(got_keys.tolist(), values.tolist()))
     frame = pd.DataFrame(
         {
@@ -106,6 +106,68 @@ def check_predictions(output, expected_ids):
         }
     )
     return frame, None
+
+
+def _count(problem, key):
+    value = problem.get(key)
+    return value if type(value) is int and 0 <= value < 10**12 else "?"
+
+
+def describe_problem(problem):
+    """One sentence for a problem of :func:`check_predictions`, safe on untrusted input.
+
+    The problem may come from inside the sandbox, i.e. from the model: only known codes, whole
+    counts and names from fixed lists are rendered, so the sentence cannot carry data.
+    """
+    if not isinstance(problem, dict):
+        return "the output failed a check the host does not recognise"
+    code = problem.get("code")
+    if code == "not_dataframe":
+        kind = problem.get("type")
+        kind = kind if kind in _EXTRA_TYPES else "another type"
+        return f"predict returned {kind}; expected a pandas DataFrame with columns 'case_id' and 'score'"
+    if code == "missing_columns":
+        cols = problem.get("columns")
+        cols = [c for c in ("case_id", "score") if isinstance(cols, list) and c in cols]
+        return f"predict output lacks column(s) {cols}; it has {_count(problem, 'n_columns')} column(s)"
+    if code == "null_ids":
+        return f"predict output has {_count(problem, 'n')} missing case id(s)"
+    if code == "duplicate_ids":
+        return f"predict output has {_count(problem, 'n')} duplicate case id(s)"
+    if code == "id_mismatch":
+        parts = []
+        if problem.get("n_missing"):
+            parts.append(
+                f"lacks {_count(problem, 'n_missing')} of the {_count(problem, 'n_batch')} case id(s) of the batch"
+            )
+        if problem.get("n_extra"):
+            parts.append(f"has {_count(problem, 'n_extra')} case id(s) that are not in the batch")
+        return "predict output " + (" and ".join(parts) or "does not match the batch's case ids")
+    if code == "bad_dtype":
+        dtype = problem.get("dtype")
+        dtype = dtype if isinstance(dtype, str) and _DTYPE_NAME.fullmatch(dtype) else "another dtype"
+        return f"score column has dtype {dtype}; expected floating-point numbers"
+    if code == "nonfinite":
+        return f"{_count(problem, 'n')} score(s) are missing, NaN or infinite; expected finite numbers"
+    if code == "out_of_range":
+        return f"{_count(problem, 'n')} score(s) are outside [0, 1]"
+    return "the output failed a check the host does not recognise"
+
+
+def error_name(name):
+    """``name`` if it is a built-in exception class name, else ``'a vendor-defined exception'``.
+
+    Exception class names can be made at run time from data, so only built-in ones pass.
+    """
+    import builtins
+
+    if isinstance(name, str) and name.isidentifier():
+        obj = getattr(builtins, name, None)
+        if isinstance(obj, type) and issubclass(obj, BaseException):
+            return name
+        if name == "_ArrayMemoryError":  # numpy's MemoryError
+            return "MemoryError"
+    return "a vendor-defined exception"
 
 
 def _resolve_paths(cases, input_root, path_columns):
@@ -142,9 +204,7 @@ def _run(job_dir, out_dir):
             raise _as_failure(stage, exc) from exc
         frame, problem = check_predictions(output, batch["case_id"])
         if problem is not None:
-            raise HarnessFailure(
-                "validate", "output", f"batch starting at row {start}: {problem}"
-            )
+            raise HarnessFailure("validate", "output", problem=problem, row=start)
         frames.append(frame)
     predictions = (
         pd.concat(frames, ignore_index=True)
@@ -162,10 +222,8 @@ def _serialise(predictions, out_dir):
         try:
             predictions.to_parquet(path, index=False)
         except OSError as exc:
-            raise HarnessFailure(
-                "write", "output", f"writing predictions to /out failed ({type(exc).__name__})",
-                type(exc).__name__,
-            ) from exc
+            kind = "disk" if exc.errno in _DISK_ERRNOS else "output"
+            raise HarnessFailure("write", kind, type(exc).__name__) from exc
         with open(path, "rb") as fh:
             return len(predictions), fh.read()
     buffer = io.BytesIO()
@@ -180,9 +238,8 @@ def _as_failure(stage, exc):
         kind = "exit"
     elif isinstance(exc, OSError) and exc.errno in _DISK_ERRNOS:
         kind = "disk"
-    what = "loading the model" if stage == "load" else "predict"
     traceback.print_exception(exc, file=sys.stderr)
-    return HarnessFailure(stage, kind, f"{what} raised {name}", name)
+    return HarnessFailure(stage, kind, name)
 
 
 def main(argv=None):
@@ -200,19 +257,14 @@ def main(argv=None):
             "stage": failure.stage,
             "kind": failure.kind,
             "error": failure.error,
-            "reason": failure.reason,
+            "problem": failure.problem,
+            "row": failure.row,
         }
         payload = b""
     except BaseException as exc:  # noqa: BLE001 - harness bug or vendor code escaping a stage
         traceback.print_exception(exc, file=sys.stderr)
         failure = _as_failure("harness", exc)
-        header = {
-            "status": "failed",
-            "stage": "harness",
-            "kind": failure.kind,
-            "error": failure.error,
-            "reason": f"the harness stopped on {failure.error}",
-        }
+        header = {"status": "failed", "stage": "harness", "kind": failure.kind, "error": failure.error}
         payload = b""
     else:
         header = {"status": "ok", "n_rows": n_rows, "nbytes": len(payload)}

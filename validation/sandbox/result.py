@@ -48,6 +48,8 @@ class SandboxResult:
         Total bytes the model wrote to stdout and stderr.
     warnings : tuple of str
         Loud notes about the run, e.g. a weaker isolation than bubblewrap.
+    uid : int or None
+        The throw-away kernel uid the model ran as (bubblewrap started by root), else None.
     """
 
     status: str
@@ -63,6 +65,7 @@ class SandboxResult:
     stderr_tail: str = ""
     stderr_bytes: int = 0
     warnings: tuple[str, ...] = field(default_factory=tuple)
+    uid: int | None = None
 
     def __post_init__(self) -> None:
         if self.status not in STATUSES:

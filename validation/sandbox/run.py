@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import io
 import json
 import logging
@@ -12,6 +13,7 @@ import signal
 import tempfile
 import time
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
 from validation.sandbox import bwrap as _bwrap
@@ -73,7 +75,7 @@ def run_model(
         Columns of ``cases`` that hold relative input paths.
     isolation : {'auto', 'bwrap', 'process', 'none'}, default 'auto'
         ``'bwrap'``: bubblewrap (file system, network, pid, ipc namespaces, unprivileged uid,
-        rlimits); raises if bubblewrap is missing. ``'process'``: a separate process with
+        no capabilities, a seccomp filter on x86-64, rlimits); raises if bubblewrap is missing. ``'process'``: a separate process with
         rlimits and, as root, a new network namespace; the host file system stays visible.
         ``'none'``: a separate process with rlimits only, for trusted code. ``'auto'``:
         ``'bwrap'`` if installed, else ``'process'`` with a warning in the result and the log.
@@ -87,7 +89,9 @@ def run_model(
     Raises
     ------
     CaseTableError
-        If ``cases``, ``path_columns``, ``batch_size`` or a directory is unusable.
+        If ``cases``, ``path_columns``, ``batch_size`` or a directory is unusable, an input
+        file named in ``path_columns`` is missing, or (as root under bubblewrap, where the
+        model runs as a throw-away uid) the model or inputs are not readable by other users.
     IsolationUnavailableError
         If ``isolation='bwrap'`` and bubblewrap is not installed.
     ValueError
@@ -112,9 +116,12 @@ def run_model(
 
     warnings: list[str] = []
     used = _choose_isolation(isolation, warnings)
+    _check_inputs_exist(input_root, frame, path_columns)
+    if used == "bwrap" and os.geteuid() == 0:
+        _check_world_readable(model_dir, input_root, frame, path_columns)
     start = time.monotonic()
-    job_dir = Path(tempfile.mkdtemp(prefix="clinval-sandbox-"))
-    try:
+    with contextlib.ExitStack() as stack:
+        job_dir = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="clinval-sandbox-")))
         os.chmod(job_dir, 0o755)
         inside = used == "bwrap"
         _write_job(
@@ -126,44 +133,17 @@ def run_model(
             path_columns=list(path_columns),
         )
         paths = _bwrap.SandboxPaths(model_dir=model_dir, input_root=input_root, job_dir=job_dir)
-        sandbox_uid = None
-        pass_fds: tuple[int, ...] = ()
-        if used == "bwrap":
-            sandbox_uid = _UID_BASE + secrets.randbelow(_UID_SPAN)
-            program = seccomp_program()
-            if program is None:
-                warnings.append("no seccomp filter for this machine's architecture")
-            else:
-                filter_file = tempfile.TemporaryFile()
-                filter_file.write(program)
-                filter_file.seek(0)
-                pass_fds = (filter_file.fileno(),)
-            argv = _bwrap.bwrap_command(
-                paths, limits, bwrap=_bwrap.bwrap_executable() or "bwrap", sandbox_uid=sandbox_uid,
-                seccomp_fd=pass_fds[0] if pass_fds else None,
-            )
-            env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin")}
-        else:
-            netns = used == "process" and os.geteuid() == 0 and shutil.which("unshare") is not None
-            if used == "process" and not netns:
-                warnings.append("no network namespace could be created: the model has network access")
-            argv = _bwrap.process_command(paths, limits, network_namespace=netns)
-            env = _bwrap.sandbox_environment()
-            env["PATH"] = os.environ.get("PATH", env["PATH"])
+        launch = _launch(used, paths, limits, warnings, stack)
         seen = supervise(
-            argv,
-            env=env,
+            launch.argv,
+            env=launch.env,
             wall_seconds=limits.wall_seconds,
             max_stdout_bytes=limits.max_output_bytes + _HEADER_MAX,
             max_stderr_bytes=limits.max_output_bytes,
-            pass_fds=pass_fds,
+            pass_fds=launch.pass_fds,
         )
-        if pass_fds:
-            filter_file.close()
-        if sandbox_uid is not None and os.geteuid() == 0:
-            _reap_uid(sandbox_uid)
-    finally:
-        shutil.rmtree(job_dir, ignore_errors=True)
+        if launch.sandbox_uid is not None:
+            _reap_uid(launch.sandbox_uid)
     for note in warnings:
         _log.warning("sandbox: %s", note)
     return _outcome(
@@ -175,7 +155,51 @@ def run_model(
         warnings=tuple(warnings),
         elapsed=time.monotonic() - start,
         scrub_paths=[str(input_root), str(model_dir), _bwrap.INPUT_DIR + "/"],
+        uid=launch.sandbox_uid,
     )
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class _Launch:
+    argv: list[str]
+    env: dict[str, str]
+    pass_fds: tuple[int, ...]
+    sandbox_uid: int | None
+
+
+def _launch(used: str, paths, limits: SandboxLimits, warnings: list[str], stack) -> _Launch:
+    """The command of one run; files it needs open stay open until ``stack`` closes."""
+    is_root = os.geteuid() == 0
+    if used == "bwrap":
+        program = seccomp_program()
+        pass_fds: tuple[int, ...] = ()
+        if program is None:
+            warnings.append("no seccomp filter is available for this machine's architecture")
+        else:
+            filter_file = stack.enter_context(tempfile.TemporaryFile())
+            filter_file.write(program)
+            filter_file.flush()
+            filter_file.seek(0)
+            pass_fds = (filter_file.fileno(),)
+        sandbox_uid = _UID_BASE + secrets.randbelow(_UID_SPAN)
+        argv = _bwrap.bwrap_command(
+            paths,
+            limits,
+            bwrap=_bwrap.bwrap_executable() or "bwrap",
+            sandbox_uid=sandbox_uid,
+            seccomp_fd=pass_fds[0] if pass_fds else None,
+        )
+        env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin")}
+        return _Launch(argv=argv, env=env, pass_fds=pass_fds, sandbox_uid=sandbox_uid if is_root else None)
+    netns = used == "process" and is_root and shutil.which("unshare") is not None
+    if used == "process" and not netns:
+        warnings.append("no network namespace could be created: the model has network access")
+    if is_root:
+        warnings.append("the model ran as root: the process limit (RLIMIT_NPROC) does not apply")
+    env = _bwrap.sandbox_environment()
+    env["PATH"] = os.environ.get("PATH", env["PATH"])
+    argv = _bwrap.process_command(paths, limits, network_namespace=netns)
+    return _Launch(argv=argv, env=env, pass_fds=(), sandbox_uid=None)
 
 
 def _reap_uid(uid: int, *, timeout: float = 10.0) -> None:
@@ -256,6 +280,42 @@ def _checked_cases(cases, path_columns: Sequence[str]):
     return cases.reset_index(drop=True)
 
 
+def _check_inputs_exist(input_root: Path, frame, path_columns: Sequence[str]) -> None:
+    for column in path_columns:
+        for i, rel in enumerate(frame[column]):
+            if not (input_root / rel).is_file():
+                raise CaseTableError(
+                    f"path column {column!r} row {i} names no file under input_root; "
+                    "fix the case table or the input_root."
+                )
+
+
+def _check_world_readable(model_dir: Path, input_root: Path, frame, path_columns: Sequence[str]) -> None:
+    """As root the sandbox runs as a throw-away uid, which reads only what 'others' may read."""
+    problems = []
+    for top in (model_dir, input_root):
+        if top.stat().st_mode & 0o005 != 0o005:
+            problems.append(str(top))
+    for dirpath, dirnames, filenames in os.walk(model_dir):
+        for name in dirnames:
+            if os.stat(os.path.join(dirpath, name)).st_mode & 0o005 != 0o005:
+                problems.append(os.path.join(dirpath, name))
+        for name in filenames:
+            if os.stat(os.path.join(dirpath, name)).st_mode & 0o004 != 0o004:
+                problems.append(os.path.join(dirpath, name))
+    for column in path_columns:
+        for rel in frame[column]:
+            path = input_root / rel
+            if path.stat().st_mode & 0o004 != 0o004:
+                problems.append(f"an input file under {input_root}")
+                break
+    if problems:
+        raise CaseTableError(
+            f"{len(problems)} path(s) are not readable by other users, e.g. {problems[0]}; the "
+            "sandbox runs as an unprivileged uid. Make them readable (chmod -R o+rX) first."
+        )
+
+
 def _choose_isolation(isolation: str, warnings: list[str]) -> str:
     have_bwrap = _bwrap.bwrap_executable() is not None
     if isolation == "bwrap" and not have_bwrap:
@@ -294,7 +354,7 @@ def _write_job(job_dir: Path, frame, *, model_dir: str, input_root: str, batch_s
         os.chmod(job_dir / name, 0o644)
 
 
-def _outcome(seen: Supervised, frame, *, limits, out_dir, isolation, warnings, elapsed, scrub_paths) -> SandboxResult:
+def _outcome(seen: Supervised, frame, *, limits, out_dir, isolation, warnings, elapsed, scrub_paths, uid) -> SandboxResult:
     n_cases = len(frame)
     exit_code, sig = _decode_status(seen.returncode)
     ids = frame["case_id"].astype(str).tolist()
@@ -308,6 +368,7 @@ def _outcome(seen: Supervised, frame, *, limits, out_dir, isolation, warnings, e
         stderr_tail=scrub_text(tail_text, case_ids=ids, paths=scrub_paths),
         stderr_bytes=seen.stderr_bytes,
         warnings=warnings,
+        uid=uid,
     )
 
     def failed(stage: str, reason: str, error: str = "") -> SandboxResult:
@@ -327,11 +388,7 @@ def _outcome(seen: Supervised, frame, *, limits, out_dir, isolation, warnings, e
     if header is None:
         return failed("limits", _death_reason(exit_code, sig, limits))
     if header.get("status") != "ok":
-        return failed(
-            str(header.get("stage", "harness"))[:32],
-            _failure_reason(header, limits),
-            str(header.get("error", ""))[:64],
-        )
+        return failed(*_failure_reason(header, limits))
     if exit_code != 0:
         return failed("limits", _death_reason(exit_code, sig, limits))
     if len(payload) != header.get("nbytes"):
@@ -368,6 +425,7 @@ def _split(stdout: bytes) -> tuple[dict | None, bytes]:
     return header, stdout[newline + 1 :]
 
 
+_STAGES = ("read", "load", "predict", "validate", "write", "harness")
 _KIND_REASON = {
     "memory": "the model ran out of memory (address-space limit {mem} bytes)",
     "resources": "the model hit a process or resource limit (at most {nproc} processes, {nofile} open files)",
@@ -376,17 +434,38 @@ _KIND_REASON = {
 }
 
 
-def _failure_reason(header: dict, limits: SandboxLimits) -> str:
+def _failure_reason(header: dict, limits: SandboxLimits) -> tuple[str, str, str]:
+    """(stage, reason, error) rendered on the host from the harness's codes and counts.
+
+    The header may have been written by the model itself, so nothing in it is copied as text:
+    unknown stages and kinds are mapped to generic words, error names pass only if built in.
+    """
+    from validation.sandbox.harness import describe_problem, error_name
+
+    stage = header.get("stage") if header.get("stage") in _STAGES else "harness"
+    error = error_name(header.get("error"))
     kind = header.get("kind")
-    stage = str(header.get("stage", ""))[:32]
-    if kind in _KIND_REASON:
-        return _KIND_REASON[kind].format(
-            mem=limits.memory_bytes, out=limits.max_output_bytes, nproc=limits.max_processes, nofile=limits.max_open_files, stage=stage
-        ) + f" ({header.get('reason', '')})"[:300]
-    reason = str(header.get("reason", "the model failed"))[:500]
     if stage == "validate":
-        return f"the model's output is invalid: {reason}"
-    return reason
+        row = header.get("row")
+        row = row if type(row) is int and row >= 0 else "?"
+        problem = describe_problem(header.get("problem"))
+        return stage, f"the model's output is invalid: batch starting at row {row}: {problem}", error
+    what = {
+        "load": f"loading the model raised {error}",
+        "predict": f"predict raised {error}",
+        "write": f"writing predictions to /out failed ({error})",
+        "read": f"the harness could not read the case table ({error})",
+    }.get(stage, f"the harness stopped on {error}")
+    if kind in _KIND_REASON:
+        head = _KIND_REASON[kind].format(
+            mem=limits.memory_bytes,
+            out=limits.max_output_bytes,
+            nproc=limits.max_processes,
+            nofile=limits.max_open_files,
+            stage=stage,
+        )
+        return stage, f"{head} ({what})", error
+    return stage, what, error
 
 
 def _death_reason(exit_code: int | None, sig: int | None, limits: SandboxLimits) -> str:
@@ -412,7 +491,7 @@ def _check_payload(payload: bytes, frame):
     import pyarrow as pa
     import pyarrow.parquet as pq
 
-    from validation.sandbox.harness import check_predictions
+    from validation.sandbox.harness import check_predictions, describe_problem
 
     try:
         table = pq.read_table(io.BytesIO(payload), columns=["case_id", "score"])
@@ -421,4 +500,5 @@ def _check_payload(payload: bytes, frame):
     output = table.to_pandas()
     if len(output) != len(frame):
         return None, f"{len(output)} prediction rows for {len(frame)} cases"
-    return check_predictions(output, frame["case_id"])
+    predictions, problem = check_predictions(output, frame["case_id"])
+    return predictions, None if problem is None else describe_problem(problem)
