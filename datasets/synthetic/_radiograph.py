@@ -42,7 +42,7 @@ def render_attenuation(
     scale = float(np.clip(rng.normal(1.0, 0.06), 0.85, 1.15))
     half_width = 150.0 * scale * (1.06 if ap_view else 1.0)
     height = 300.0 * scale
-    dx, dy = rng.normal(0.0, 8.0, size=2)
+    dx, dy = (float(d) for d in rng.normal(0.0, 8.0, size=2))
     u = ((coords - dx) / half_width)[None, :]  # columns; image left is the patient's right
     v = ((coords - (dy - 0.57 * height)) / height)[:, None]  # rows; 0 at the lung apices, about 0.85 at the domes
     au = np.abs(u)
@@ -53,8 +53,8 @@ def render_attenuation(
     att = 0.36 * body
 
     # Diaphragm domes: right (image left) higher than left; costophrenic angles deeper laterally.
-    dome_r = 0.83 + rng.normal(0, 0.02) + 0.10 * ((u + 0.52) / 0.38) ** 2
-    dome_l = 0.87 + rng.normal(0, 0.02) + 0.10 * ((u - 0.52) / 0.36) ** 2
+    dome_r = 0.83 + float(rng.normal(0, 0.02)) + 0.10 * ((u + 0.52) / 0.38) ** 2
+    dome_l = 0.87 + float(rng.normal(0, 0.02)) + 0.10 * ((u - 0.52) / 0.36) ** 2
     dome = np.where(u < 0, dome_r, dome_l)
     below = _soft(v - dome, 25.0)
     att = att + 0.22 * below * body
@@ -76,7 +76,7 @@ def render_attenuation(
 
     # Ribs: posterior ribs slope down laterally, anterior ribs (fainter) slope the other way.
     thorax = _soft(0.97 - au, 10.0) * _soft(v + 0.02, 20.0) * _soft(dome + 0.04 - v, 20.0)
-    phase = rng.uniform(0.0, 1.0)
+    phase = float(rng.uniform(0.0, 1.0))
     period = 0.082 * float(np.clip(rng.normal(1.0, 0.05), 0.9, 1.1))
     post = np.cos(2.0 * np.pi * ((v - 0.22 * au) / period + phase))
     ant = np.cos(2.0 * np.pi * ((v + 0.16 * au) / (period * 1.3) + phase * 0.7))
@@ -89,8 +89,8 @@ def render_attenuation(
     if pneumonia:
         side = "right" if rng.random() < 0.55 else "left"
         zone = str(rng.choice(("lower", "middle", "upper"), p=(0.55, 0.3, 0.15)))
-        uc = (-0.5 if side == "right" else 0.53) + rng.normal(0.0, 0.07)
-        vc = {"upper": 0.26, "middle": 0.48, "lower": 0.68}[zone] + rng.normal(0.0, 0.04)
+        uc = (-0.5 if side == "right" else 0.53) + float(rng.normal(0.0, 0.07))
+        vc = {"upper": 0.26, "middle": 0.48, "lower": 0.68}[zone] + float(rng.normal(0.0, 0.04))
         severity = float(rng.uniform(0.65, 1.25))
         aspect = half_width / height
         if rng.random() < 0.55:
@@ -102,7 +102,7 @@ def render_attenuation(
             pattern = "patchy"
             opacity = np.zeros((size, size), dtype=np.float32)
             for _ in range(int(rng.integers(5, 10))):
-                bu, bv = uc + rng.normal(0.0, 0.09), vc + rng.normal(0.0, 0.06)
+                bu, bv = uc + float(rng.normal(0.0, 0.09)), vc + float(rng.normal(0.0, 0.06))
                 r = float(rng.uniform(0.05, 0.10))
                 opacity = opacity + float(rng.uniform(0.6, 1.0)) * (
                     np.exp(-((u - bu) ** 2) / (2 * r * r)) * np.exp(-((v - bv) ** 2) / (2 * (r * aspect) ** 2))
@@ -126,14 +126,18 @@ def _blur(img: np.ndarray, sigma: float) -> np.ndarray:
     return sum(w * rows[:, i:i + n] for i, w in enumerate(k))
 
 
+def _interp_weights(size: int) -> np.ndarray:
+    """(size, 3) weights interpolating 3 control points linearly across ``size`` samples."""
+    t = np.linspace(0.0, 2.0, size, dtype=np.float32)
+    return np.stack([np.clip(1.0 - np.abs(t - k), 0.0, 1.0) for k in range(3)], axis=1)
+
+
 def _smooth_field(rng: np.random.Generator, size: int, amplitude: float) -> np.ndarray:
     """Low-frequency gain field: a random 3x3 grid, bilinearly interpolated, plus a linear heel-effect ramp."""
-    grid = rng.normal(0.0, amplitude, size=(3, 3))
-    t = np.linspace(0.0, 2.0, size)
-    rows = np.stack([np.interp(t, (0.0, 1.0, 2.0), grid[:, j]) for j in range(3)], axis=1)  # (size, 3)
-    field = np.stack([np.interp(t, (0.0, 1.0, 2.0), rows[i]) for i in range(size)], axis=0)
-    ramp = amplitude * rng.normal(0.0, 1.0) * (t - 1.0)
-    return (field + ramp[None, :]).astype(np.float32)
+    grid = rng.normal(0.0, amplitude, size=(3, 3)).astype(np.float32)
+    w = _interp_weights(size)
+    ramp = np.float32(amplitude * float(rng.normal(0.0, 1.0))) * np.linspace(-1.0, 1.0, size, dtype=np.float32)
+    return w @ grid @ w.T + ramp[None, :]
 
 
 def acquire(att: np.ndarray, rng: np.random.Generator, imaging: ImagingProfile) -> np.ndarray:
@@ -155,7 +159,7 @@ def acquire(att: np.ndarray, rng: np.random.Generator, imaging: ImagingProfile) 
     disp = np.clip((curve(img) - lo) / (hi - lo), 0.0, 1.0) ** imaging.contrast_gamma
     if imaging.nonuniformity > 0:
         disp = disp + _smooth_field(rng, size, imaging.nonuniformity)
-    disp = disp + rng.normal(0.0, imaging.noise_sigma, size=disp.shape).astype(np.float32)
+    disp = disp + np.float32(imaging.noise_sigma) * rng.standard_normal(size=disp.shape, dtype=np.float32)
     top = (1 << imaging.bits_stored) - 1
     stored = np.rint(np.clip(disp, 0.0, 1.0) * top).astype(np.uint16)
     if imaging.photometric_interpretation == "MONOCHROME1":

@@ -126,3 +126,21 @@ def test_burned_in_text_is_in_the_pixels(small_export):
                 no += 1
                 assert not drawn
     assert yes >= 2 and no >= 2
+
+
+def test_values_pass_pydicom_validation(small_export):
+    # the writer switches pydicom's value validation off for speed; check every value against it here
+    from pydicom import config
+    from pydicom.valuerep import validate_value
+
+    root, _ = small_export
+    for site in SMALL_SITES:
+        for path in dicom_files(root, site)[:3]:
+            ds = pydicom.dcmread(path)
+            for elem in ds.iterall():
+                if elem.VR in ("SQ", "OB", "OW", "UN") or elem.value is None:
+                    continue
+                values = elem.value if elem.VM > 1 else [elem.value]
+                for value in values:  # validate the string form, as written (numbers stay numbers)
+                    raw = value if elem.VR in ("US", "UL", "SS", "SL", "FL", "FD") else str(value)
+                    validate_value(elem.VR, raw, config.RAISE)

@@ -1,8 +1,8 @@
 """Site differences are real: a simple model fitted on DEV works at the hospitals, worse where acquisition differs.
 
 This is the property that makes per-site evaluation meaningful. The margins were checked on seeds 0-8 and 11 (the
-seed used here): mean per-site AUROC of the image model over the 16 hospitals 0.71-0.78, matched sites pooled
-0.76-0.81, gap between matched and shifted sites 0.16-0.29; AKI pooled AUROC 0.73-0.82 (seeds 0-5 and 11).
+seed used here): mean per-site AUROC of the image model over the 16 hospitals 0.71-0.77, matched sites pooled
+0.74-0.83, gap between matched and shifted sites 0.20-0.27; AKI pooled AUROC 0.73-0.82 (seeds 0-5 and 11).
 """
 
 from __future__ import annotations
