@@ -34,12 +34,17 @@ SANDBOX_UID_MIN = 1_500_000_000
 @pytest.fixture(scope="session")
 def needs_bwrap() -> str:
     """Path of bwrap; skips the test, loudly, when bubblewrap is not installed."""
+    from validation.sandbox.bwrap import bwrap_problem
+
     path = shutil.which("bwrap")
     if path is None:
         pytest.skip(
             "bubblewrap (bwrap) is not installed; the sandbox security tests need it "
             "(Debian/Ubuntu: apt-get install bubblewrap)"
         )
+    problem = bwrap_problem(path)
+    if problem is not None:
+        pytest.skip(f"the sandbox security tests need a working bubblewrap: {problem}")
     return path
 
 

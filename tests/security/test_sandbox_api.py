@@ -184,13 +184,13 @@ def test_auto_without_bubblewrap_falls_back_loudly(models, host, out_dir, path_w
 
 
 def test_process_mode_still_enforces_limits_and_timeouts(models, host, out_dir):
-    limits = SandboxLimits(wall_seconds=5, cpu_seconds=5)
+    limits = SandboxLimits(wall_seconds=4, cpu_seconds=4)
     result = run_model(
         models["sleeper"], host.cases(), input_root=host.input_root, out_dir=out_dir,
         limits=limits, isolation="process",
     )
     assert result.status == "failed"
-    assert result.reason == "the run exceeded the wall-clock limit of 5 s and was killed"
+    assert result.reason == "the run exceeded the wall-clock limit of 4 s and was killed"
     assert result.isolation == "process"
 
 

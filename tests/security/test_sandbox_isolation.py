@@ -105,7 +105,11 @@ def test_writes_outside_scratch_are_refused_and_scratch_is_private(models, host,
         "/model/evil", "/input/evil", "/job/evil", "/evil", "/etc/evil", "/usr/evil",
         "/proc/evil", str(host.marker_dir / "evil"), str(PROJECT_ROOT / "evil"),
     ]
-    private = [f"/tmp/clinval-escape-{host.token}", f"/out/clinval-escape-{host.token}"]
+    private = [
+        f"/tmp/clinval-escape-{host.token}",
+        f"/out/clinval-escape-{host.token}",
+        f"/dev/shm/clinval-escape-{host.token}",
+    ]
     result = _run(models, "writer", host, out_dir, forbidden=forbidden, private=private)
     assert result.status == "failed", result
     assert (result.stage, result.error) == ("predict", "PermissionError"), result
@@ -115,6 +119,7 @@ def test_writes_outside_scratch_are_refused_and_scratch_is_private(models, host,
     assert list(host.marker_dir.iterdir()) == []
     assert not (PROJECT_ROOT / "evil").exists()
     assert not Path(private[0]).exists()
+    assert not Path(private[2]).exists()
     assert list(out_dir.iterdir()) == []
 
 

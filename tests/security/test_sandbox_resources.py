@@ -17,7 +17,7 @@ pytestmark = pytest.mark.usefixtures("needs_bwrap")
 MiB = 1024 * 1024
 LIMITS = SandboxLimits(
     wall_seconds=20,
-    cpu_seconds=6,
+    cpu_seconds=3,
     memory_bytes=1536 * MiB,
     max_processes=48,
     max_output_bytes=4 * MiB,
@@ -67,12 +67,12 @@ def test_cpu_spinner_hits_the_cpu_limit(run_hostile, out_dir):
 
 
 def test_sleeper_hits_the_wall_clock_limit(run_hostile, out_dir):
-    limits = SandboxLimits(wall_seconds=6, cpu_seconds=6, memory_bytes=LIMITS.memory_bytes)
+    limits = SandboxLimits(wall_seconds=4, cpu_seconds=4, memory_bytes=LIMITS.memory_bytes)
     result = run_hostile("sleeper", out_dir, limits=limits)
     assert result.status == "failed", result
     assert result.stage == "limits"
-    assert result.reason == "the run exceeded the wall-clock limit of 6 s and was killed"
-    assert 6 <= result.elapsed < 6 + 5
+    assert result.reason == "the run exceeded the wall-clock limit of 4 s and was killed"
+    assert 4 <= result.elapsed < 4 + 5
 
 
 def test_stdout_stderr_flood_is_cut_off(run_hostile, out_dir):

@@ -28,8 +28,11 @@ namespaces it stands for are listed one by one instead (ipc, pid, net, uts, cgro
 
 from __future__ import annotations
 
+import functools
 import os
+import re
 import shutil
+import subprocess
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -39,6 +42,7 @@ from validation.sandbox.limits import SandboxLimits
 __all__ = [
     "SandboxPaths",
     "bwrap_executable",
+    "bwrap_problem",
     "python_roots",
     "sandbox_environment",
     "rlimit_prefix",
@@ -65,6 +69,43 @@ class SandboxPaths:
 def bwrap_executable() -> str | None:
     """Path of a working ``bwrap`` on ``PATH``, or None if it is not installed."""
     return shutil.which("bwrap")
+
+
+_MIN_VERSION = (0, 8, 0)  # --size for tmpfs and --disable-userns
+
+
+@functools.lru_cache(maxsize=4)
+def bwrap_problem(bwrap: str) -> str | None:
+    """Why ``bwrap`` cannot run the sandbox here, or None if a trial sandbox starts.
+
+    Checks the version (0.8 or newer) and starts ``true`` with the namespaces, mounts and
+    capability set of a real run, once per process and executable.
+    """
+    try:
+        out = subprocess.run([bwrap, "--version"], capture_output=True, text=True, timeout=10)
+        version = tuple(int(x) for x in re.findall(r"\d+", out.stdout)[:3])
+    except (OSError, subprocess.SubprocessError, ValueError):
+        return f"{bwrap} --version failed"
+    if version < _MIN_VERSION:
+        found = ".".join(map(str, version)) or "unknown"
+        return f"bubblewrap {found} is too old; 0.8 or newer is needed"
+    true = shutil.which("true") or "/bin/true"
+    trial = [bwrap, "--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc",
+             "--perms", "1777", "--size", "1048576", "--tmpfs", "/tmp",
+             "--unshare-ipc", "--unshare-pid", "--unshare-net", "--unshare-uts",
+             "--unshare-cgroup-try", "--die-with-parent", "--new-session"]
+    if os.geteuid() == 0:
+        trial += ["--cap-drop", "ALL"]
+    else:
+        trial += ["--unshare-user", "--disable-userns"]
+    try:
+        done = subprocess.run(trial + ["--", true], capture_output=True, text=True, timeout=30)
+    except (OSError, subprocess.SubprocessError) as exc:
+        return f"bubblewrap could not be started ({type(exc).__name__})"
+    if done.returncode != 0:
+        first = (done.stderr.strip().splitlines() or ["no message"])[0][:200]
+        return f"bubblewrap cannot create the sandbox here: {first}"
+    return None
 
 
 def python_roots() -> list[Path]:
@@ -107,8 +148,6 @@ def sandbox_environment() -> dict[str, str]:
         "LOGNAME": "sandbox",
         "LANG": "C.UTF-8",
         "LC_ALL": "C.UTF-8",
-        "PYTHONDONTWRITEBYTECODE": "1",
-        "PYTHONHASHSEED": "0",
         "MLFLOW_TRACKING_URI": f"file://{TMP_DIR}/mlruns",
         "MLFLOW_DISABLE_TELEMETRY": "true",
         "DO_NOT_TRACK": "1",
@@ -195,6 +234,7 @@ def bwrap_command(
         "--dev", "/dev",
         "--perms", "1777", "--size", str(limits.tmp_bytes), "--tmpfs", TMP_DIR,
         "--perms", "1777", "--size", str(limits.max_output_bytes), "--tmpfs", OUT_DIR,
+        "--perms", "1777", "--size", str(limits.tmp_bytes), "--tmpfs", "/dev/shm",
         "--remount-ro", "/",
         "--chdir", TMP_DIR,
         "--hostname", "sandbox",

@@ -33,8 +33,8 @@ class SandboxResult:
         The isolation actually used.
     stage : str or None
         Where a failure happened: ``'load'``, ``'predict'``, ``'validate'``, ``'write'``,
-        ``'read'``, ``'harness'``, ``'limits'`` (killed by a limit) or ``'host'`` (the host
-        rejected what came back).
+        ``'read'``, ``'harness'``, ``'limits'`` (killed by a limit), ``'sandbox'`` (bubblewrap
+        itself failed) or ``'host'`` (the host rejected what came back).
     error : str
         Exception class name reported by the harness, if any.
     exit_code : int or None

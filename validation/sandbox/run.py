@@ -317,17 +317,19 @@ def _check_world_readable(model_dir: Path, input_root: Path, frame, path_columns
 
 
 def _choose_isolation(isolation: str, warnings: list[str]) -> str:
-    have_bwrap = _bwrap.bwrap_executable() is not None
-    if isolation == "bwrap" and not have_bwrap:
+    exe = _bwrap.bwrap_executable()
+    problem = "bubblewrap is not installed" if exe is None else _bwrap.bwrap_problem(exe)
+    if isolation == "bwrap" and problem is not None:
         raise IsolationUnavailableError(
-            "isolation='bwrap' was requested but bubblewrap is not installed; "
-            "install it (Debian: apt-get install bubblewrap) or pass isolation='auto'."
+            f"isolation='bwrap' was requested but {problem}; install bubblewrap 0.8+ "
+            "(Debian: apt-get install bubblewrap) on a host that allows namespaces, "
+            "or pass isolation='auto'."
         )
     if isolation == "auto":
-        if have_bwrap:
+        if problem is None:
             return "bwrap"
         warnings.append(
-            "bubblewrap is not installed: the model ran WITHOUT file-system isolation "
+            f"{problem}: the model ran WITHOUT file-system isolation "
             "(isolation='process': rlimits and a separate process only); install bubblewrap"
         )
         return "process"
@@ -385,6 +387,8 @@ def _outcome(seen: Supervised, frame, *, limits, out_dir, isolation, warnings, e
     if seen.stopped == "stdout":
         return failed("limits", f"the predictions exceeded {limits.max_output_bytes} bytes and the run was killed")
     header, payload = _split(seen.stdout)
+    if header is None and tail_text.startswith("bwrap: "):
+        return failed("sandbox", "bubblewrap could not start the sandbox: " + common["stderr_tail"].splitlines()[0][:300])
     if header is None:
         return failed("limits", _death_reason(exit_code, sig, limits))
     if header.get("status") != "ok":
