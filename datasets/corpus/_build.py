@@ -118,6 +118,10 @@ def _run_sites(export: Path, tmp: Path, sites: tuple[str, ...], tasks: tuple[str
 
     methods = multiprocessing.get_all_start_methods()
     ctx = multiprocessing.get_context("forkserver" if "forkserver" in methods else "spawn")
+    if ctx.get_start_method() == "forkserver":
+        # workers fork from a server that has already imported the heavy modules (no fork of this process,
+        # which may hold threads or locks)
+        ctx.set_forkserver_preload(["datasets.corpus._preload"])
     pool = ProcessPoolExecutor(max_workers=min(workers, len(sites)), mp_context=ctx)
     try:
         futures = {pool.submit(ingest_site, str(export), str(tmp), s, tasks, secret): s for s in sites}
