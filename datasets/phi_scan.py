@@ -154,12 +154,17 @@ class PhiTokens:
         return {k: len(v) for k, v in self.strings.items()}
 
     def patterns(self) -> list[tuple[bytes, str, str]]:
-        """(bytes, class, encoding) for every token and encoding, deduplicated by bytes (first class wins)."""
+        """(bytes, class, encoding) for every token and encoding, deduplicated by bytes (first class wins).
+
+        Encoded forms shorter than 4 bytes (e.g. a CJK character plus a Latin letter in GB18030) are left out:
+        they are not specific, and the matcher works on 4-byte prefixes.
+        """
         out: dict[bytes, tuple[str, str]] = {}
         for kind, values in self.strings.items():
             for v in sorted(values):
                 for b, enc in _variants(v):
-                    out.setdefault(b, (kind, enc))
+                    if len(b) >= 4:
+                        out.setdefault(b, (kind, enc))
         return [(b, k, e) for b, (k, e) in sorted(out.items())]
 
 
