@@ -211,6 +211,14 @@ def bwrap_command(
     """
     is_root = os.geteuid() == 0
     args: list[str] = [bwrap]
+    # Scratch file systems first, so that a python root under /tmp is not hidden by them.
+    args += [
+        "--proc", "/proc",
+        "--dev", "/dev",
+        "--perms", "1777", "--size", str(limits.tmp_bytes), "--tmpfs", TMP_DIR,
+        "--perms", "1777", "--size", str(limits.max_output_bytes), "--tmpfs", OUT_DIR,
+        "--perms", "1777", "--size", str(limits.tmp_bytes), "--tmpfs", "/dev/shm",
+    ]
     args += ["--ro-bind", "/usr", "/usr"]
     for name in ("bin", "sbin", "lib", "lib32", "lib64", "libx32"):
         host = Path("/") / name
@@ -218,7 +226,7 @@ def bwrap_command(
             args += ["--symlink", os.readlink(host), str(host)]
         elif host.is_dir():
             args += ["--ro-bind", str(host), str(host)]
-    made: set[Path] = {Path("/")}
+    made: set[Path] = {Path("/"), Path(TMP_DIR)}
     for root in python_roots():
         for parent in reversed(root.parents):
             if parent not in made:
@@ -230,11 +238,6 @@ def bwrap_command(
         "--ro-bind", str(paths.model_dir), MODEL_DIR,
         "--ro-bind", str(paths.input_root), INPUT_DIR,
         "--ro-bind", str(paths.job_dir), JOB_DIR,
-        "--proc", "/proc",
-        "--dev", "/dev",
-        "--perms", "1777", "--size", str(limits.tmp_bytes), "--tmpfs", TMP_DIR,
-        "--perms", "1777", "--size", str(limits.max_output_bytes), "--tmpfs", OUT_DIR,
-        "--perms", "1777", "--size", str(limits.tmp_bytes), "--tmpfs", "/dev/shm",
         "--remount-ro", "/",
         "--chdir", TMP_DIR,
         "--hostname", "sandbox",
