@@ -15,7 +15,7 @@ from datasets.quality._frames import CREATININE_CODES, LAB_UNITS, LOINC
 __all__ = ["Spec", "PandasCheck", "specs", "pandas_checks", "SUITE_ORDER", "Allowed", "PHI_COLUMN_REGEX"]
 
 SUITE_ORDER = ("index", "labels", "dicom_metadata", "clinical", "privacy")
-PHI_COLUMN_REGEX = (r"(?i)(name|mrn|birth|dob|phone|telecom|mobile|address|street|postal|zip|email|accession|"
+PHI_COLUMN_REGEX = (r"(?i)(?:name|mrn|birth|dob|phone|telecom|mobile|address|street|postal|zip|email|accession|"
                     r"visit|resident|passport|ssn|national|insurance|identifier|patient_?id)")
 """Index or labels column names that look like PHI."""
 CASE_ID_REGEX = r"^c_[0-9a-f]{20}$"
@@ -100,7 +100,7 @@ def specs() -> tuple[Spec, ...]:
         S(id="index.input_path_content_addressed", suite="index", frame="index", critical=True,
           description="input_path is sites/<SITE>/inputs/<aa>/<sha256>.dcm|.json",
           build=lambda g, a: g.ExpectColumnValuesToMatchRegex(
-              column="input_path", regex=r"^sites/[A-Z][A-Z0-9]{1,15}/inputs/[0-9a-f]{2}/[0-9a-f]{64}\.(dcm|json)$")),
+              column="input_path", regex=r"^sites/[A-Z][A-Z0-9]{1,15}/inputs/[0-9a-f]{2}/[0-9a-f]{64}\.(?:dcm|json)$")),
         S(id="index.patient_not_null", suite="index", frame="index", critical=True,
           description="every case has a patient pseudonym (for clustered statistics)",
           build=lambda g, a: g.ExpectColumnValuesToNotBeNull(column="patient")),
