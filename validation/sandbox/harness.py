@@ -177,14 +177,16 @@ def _resolve_paths(cases, input_root, path_columns):
 
 
 def _run(job_dir, out_dir):
-    with open(os.path.join(job_dir, "config.json"), encoding="utf-8") as fh:
-        config = json.load(fh)
-    stage = "read"
-    import pandas as pd
+    try:
+        with open(os.path.join(job_dir, "config.json"), encoding="utf-8") as fh:
+            config = json.load(fh)
+        import pandas as pd
 
-    cases = pd.read_parquet(os.path.join(job_dir, "cases.parquet"))
-    cases = _resolve_paths(cases, config["input_root"], config["path_columns"])
-    stage = "load"
+        cases = pd.read_parquet(os.path.join(job_dir, "cases.parquet"))
+        cases = _resolve_paths(cases, config["input_root"], config["path_columns"])
+    except Exception as exc:  # noqa: BLE001 - no vendor code has run yet
+        traceback.print_exception(exc, file=sys.stderr)
+        raise HarnessFailure("read", "exception", type(exc).__name__) from exc
     try:
         import mlflow.pyfunc
 
@@ -192,16 +194,15 @@ def _run(job_dir, out_dir):
         # installed distribution); the registry checks requirements before any run.
         model = mlflow.pyfunc.load_model(config["model_dir"], suppress_warnings=True)
     except BaseException as exc:  # noqa: BLE001 - any failure of vendor code is reported
-        raise _as_failure(stage, exc) from exc
+        raise _as_failure("load", exc) from exc
     batch_size = int(config["batch_size"])
     frames = []
     for start in range(0, len(cases), batch_size):
         batch = cases.iloc[start : start + batch_size].reset_index(drop=True)
-        stage = "predict"
         try:
             output = model.predict(batch.copy())
         except BaseException as exc:  # noqa: BLE001
-            raise _as_failure(stage, exc) from exc
+            raise _as_failure("predict", exc) from exc
         frame, problem = check_predictions(output, batch["case_id"])
         if problem is not None:
             raise HarnessFailure("validate", "output", problem=problem, row=start)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-import io
 import json
 import logging
 import os
@@ -14,15 +13,16 @@ import tempfile
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 
 from validation.sandbox import bwrap as _bwrap
+from validation.sandbox.cases import check_inputs_exist, check_world_readable, checked_cases, existing_dir
 from validation.sandbox.exceptions import CaseTableError, IsolationUnavailableError
 from validation.sandbox.limits import SandboxLimits
+from validation.sandbox.outcome import HEADER_MAX, outcome
 from validation.sandbox.result import SandboxResult
-from validation.sandbox.scrub import scrub_text
 from validation.sandbox.seccomp import seccomp_program
-from validation.sandbox.supervise import Supervised, supervise
+from validation.sandbox.supervise import supervise
 
 __all__ = ["run_model", "ISOLATION_MODES"]
 
@@ -34,8 +34,6 @@ _log = logging.getLogger(__name__)
 # its own kernel uid and RLIMIT_NPROC counts only that run's tasks.
 _UID_BASE = 1_500_000_000
 _UID_SPAN = 500_000_000
-_HEADER_MAX = 64 * 1024
-_STDERR_TAIL_CHARS = 4000
 
 
 def run_model(
@@ -100,13 +98,13 @@ def run_model(
     limits = SandboxLimits() if limits is None else limits
     if isolation not in ISOLATION_MODES:
         raise ValueError(f"isolation must be one of {ISOLATION_MODES}, got {isolation!r}.")
-    model_dir = _existing_dir(model_dir, "model_dir")
+    model_dir = existing_dir(model_dir, "model_dir")
     if not (model_dir / "MLmodel").is_file():
         raise CaseTableError(
             f"model_dir {model_dir} has no MLmodel file; pass an MLflow pyfunc model directory."
         )
-    input_root = _existing_dir(input_root, "input_root")
-    frame = _checked_cases(cases, path_columns)
+    input_root = existing_dir(input_root, "input_root")
+    frame = checked_cases(cases, path_columns)
     if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
         raise CaseTableError(f"batch_size must be a positive int, got {batch_size!r}.")
     out_dir = Path(out_dir).resolve()
@@ -116,9 +114,9 @@ def run_model(
 
     warnings: list[str] = []
     used = _choose_isolation(isolation, warnings)
-    _check_inputs_exist(input_root, frame, path_columns)
+    check_inputs_exist(input_root, frame, path_columns)
     if used == "bwrap" and os.geteuid() == 0:
-        _check_world_readable(model_dir, input_root, frame, path_columns)
+        check_world_readable(model_dir, input_root, frame, path_columns)
     start = time.monotonic()
     with contextlib.ExitStack() as stack:
         job_dir = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="clinval-sandbox-")))
@@ -138,7 +136,7 @@ def run_model(
             launch.argv,
             env=launch.env,
             wall_seconds=limits.wall_seconds,
-            max_stdout_bytes=limits.max_output_bytes + _HEADER_MAX,
+            max_stdout_bytes=limits.max_output_bytes + HEADER_MAX,
             max_stderr_bytes=limits.max_output_bytes,
             pass_fds=launch.pass_fds,
         )
@@ -146,7 +144,7 @@ def run_model(
             _reap_uid(launch.sandbox_uid)
     for note in warnings:
         _log.warning("sandbox: %s", note)
-    return _outcome(
+    return outcome(
         seen,
         frame,
         limits=limits,
@@ -241,81 +239,6 @@ def _pids_of_uid(uid: int) -> list[int]:
     return pids
 
 
-def _existing_dir(value, name: str) -> Path:
-    path = Path(value).resolve()
-    if not path.is_dir():
-        raise CaseTableError(f"{name} {value!s} is not an existing directory; create it or fix the path.")
-    return path
-
-
-def _checked_cases(cases, path_columns: Sequence[str]):
-    import pandas as pd
-
-    if not isinstance(cases, pd.DataFrame):
-        raise CaseTableError(f"cases must be a pandas DataFrame, got {type(cases).__name__}.")
-    if "case_id" not in cases.columns:
-        raise CaseTableError(
-            f"cases has no 'case_id' column; found {sorted(map(str, cases.columns))}. Add it."
-        )
-    ids = cases["case_id"]
-    if ids.isna().any():
-        raise CaseTableError(f"cases has {int(ids.isna().sum())} missing case_id value(s); drop or fill them.")
-    n_dup = int(ids.astype(str).duplicated().sum())
-    if n_dup:
-        raise CaseTableError(f"cases has {n_dup} duplicate case_id value(s); case ids must be unique.")
-    if isinstance(path_columns, str):
-        raise CaseTableError("path_columns must be a sequence of column names, not one string.")
-    for column in path_columns:
-        if column not in cases.columns:
-            raise CaseTableError(f"path column {column!r} is not in cases; found {sorted(map(str, cases.columns))}.")
-        for i, value in enumerate(cases[column]):
-            if not isinstance(value, str) or not value:
-                raise CaseTableError(f"path column {column!r} row {i} is not a non-empty string.")
-            pure = PurePosixPath(value)
-            if pure.is_absolute() or ".." in pure.parts or "\\" in value:
-                raise CaseTableError(
-                    f"path column {column!r} row {i} is absolute or contains '..'; "
-                    "give paths relative to input_root."
-                )
-    return cases.reset_index(drop=True)
-
-
-def _check_inputs_exist(input_root: Path, frame, path_columns: Sequence[str]) -> None:
-    for column in path_columns:
-        for i, rel in enumerate(frame[column]):
-            if not (input_root / rel).is_file():
-                raise CaseTableError(
-                    f"path column {column!r} row {i} names no file under input_root; "
-                    "fix the case table or the input_root."
-                )
-
-
-def _check_world_readable(model_dir: Path, input_root: Path, frame, path_columns: Sequence[str]) -> None:
-    """As root the sandbox runs as a throw-away uid, which reads only what 'others' may read."""
-    problems = []
-    for top in (model_dir, input_root):
-        if top.stat().st_mode & 0o005 != 0o005:
-            problems.append(str(top))
-    for dirpath, dirnames, filenames in os.walk(model_dir):
-        for name in dirnames:
-            if os.stat(os.path.join(dirpath, name)).st_mode & 0o005 != 0o005:
-                problems.append(os.path.join(dirpath, name))
-        for name in filenames:
-            if os.stat(os.path.join(dirpath, name)).st_mode & 0o004 != 0o004:
-                problems.append(os.path.join(dirpath, name))
-    for column in path_columns:
-        for rel in frame[column]:
-            path = input_root / rel
-            if path.stat().st_mode & 0o004 != 0o004:
-                problems.append(f"an input file under {input_root}")
-                break
-    if problems:
-        raise CaseTableError(
-            f"{len(problems)} path(s) are not readable by other users, e.g. {problems[0]}; the "
-            "sandbox runs as an unprivileged uid. Make them readable (chmod -R o+rX) first."
-        )
-
-
 def _choose_isolation(isolation: str, warnings: list[str]) -> str:
     exe = _bwrap.bwrap_executable()
     problem = "bubblewrap is not installed" if exe is None else _bwrap.bwrap_problem(exe)
@@ -354,155 +277,3 @@ def _write_job(job_dir: Path, frame, *, model_dir: str, input_root: str, batch_s
     shutil.copyfile(harness.__file__, job_dir / "harness.py")
     for name in ("cases.parquet", "config.json", "harness.py"):
         os.chmod(job_dir / name, 0o644)
-
-
-def _outcome(seen: Supervised, frame, *, limits, out_dir, isolation, warnings, elapsed, scrub_paths, uid) -> SandboxResult:
-    n_cases = len(frame)
-    exit_code, sig = _decode_status(seen.returncode)
-    ids = frame["case_id"].astype(str).tolist()
-    tail_text = seen.stderr_tail.decode("utf-8", "replace")[-_STDERR_TAIL_CHARS:]
-    common = dict(
-        n_cases=n_cases,
-        elapsed=elapsed,
-        isolation=isolation,
-        exit_code=exit_code,
-        signal=sig,
-        stderr_tail=scrub_text(tail_text, case_ids=ids, paths=scrub_paths),
-        stderr_bytes=seen.stderr_bytes,
-        warnings=warnings,
-        uid=uid,
-    )
-
-    def failed(stage: str, reason: str, error: str = "") -> SandboxResult:
-        return SandboxResult(status="failed", reason=reason, predictions=None, stage=stage, error=error, **common)
-
-    if seen.stopped == "timeout":
-        return failed("limits", f"the run exceeded the wall-clock limit of {limits.wall_seconds:g} s and was killed")
-    if seen.stopped == "stderr":
-        return failed(
-            "limits",
-            f"the model wrote more than {limits.max_output_bytes} bytes to stdout/stderr and was killed; "
-            "log less",
-        )
-    if seen.stopped == "stdout":
-        return failed("limits", f"the predictions exceeded {limits.max_output_bytes} bytes and the run was killed")
-    header, payload = _split(seen.stdout)
-    if header is None and tail_text.startswith("bwrap: "):
-        return failed("sandbox", "bubblewrap could not start the sandbox: " + common["stderr_tail"].splitlines()[0][:300])
-    if header is None:
-        return failed("limits", _death_reason(exit_code, sig, limits))
-    if header.get("status") != "ok":
-        return failed(*_failure_reason(header, limits))
-    if exit_code != 0:
-        return failed("limits", _death_reason(exit_code, sig, limits))
-    if len(payload) != header.get("nbytes"):
-        return failed("host", "the predictions arrived truncated or with trailing bytes")
-    predictions, problem = _check_payload(payload, frame)
-    if problem is not None:
-        return failed("host", f"the predictions did not pass the host's checks: {problem}")
-    path = out_dir / "predictions.parquet"
-    partial = out_dir / ".predictions.parquet.partial"
-    predictions.to_parquet(partial, index=False)
-    os.replace(partial, path)
-    return SandboxResult(status="ok", reason="", predictions=path, **common)
-
-
-def _decode_status(returncode: int) -> tuple[int | None, int | None]:
-    if returncode < 0:
-        return None, -returncode
-    if returncode > 128 and returncode - 128 < signal.NSIG:
-        # bubblewrap and the shell report a child killed by signal N as 128 + N.
-        return returncode, returncode - 128
-    return returncode, None
-
-
-def _split(stdout: bytes) -> tuple[dict | None, bytes]:
-    newline = stdout.find(b"\n", 0, _HEADER_MAX)
-    if newline < 0:
-        return None, b""
-    try:
-        header = json.loads(stdout[:newline].decode("utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError):
-        return None, b""
-    if not isinstance(header, dict):
-        return None, b""
-    return header, stdout[newline + 1 :]
-
-
-_STAGES = ("read", "load", "predict", "validate", "write", "harness")
-_KIND_REASON = {
-    "memory": "the model ran out of memory (address-space limit {mem} bytes)",
-    "resources": "the model hit a process or resource limit (at most {nproc} processes, {nofile} open files)",
-    "exit": "the model called exit during {stage}",
-    "disk": "the model tried to write more than {out} bytes (file-size limit, or /out or /tmp full)",
-}
-
-
-def _failure_reason(header: dict, limits: SandboxLimits) -> tuple[str, str, str]:
-    """(stage, reason, error) rendered on the host from the harness's codes and counts.
-
-    The header may have been written by the model itself, so nothing in it is copied as text:
-    unknown stages and kinds are mapped to generic words, error names pass only if built in.
-    """
-    from validation.sandbox.harness import describe_problem, error_name
-
-    stage = header.get("stage") if header.get("stage") in _STAGES else "harness"
-    error = error_name(header.get("error"))
-    kind = header.get("kind")
-    if stage == "validate":
-        row = header.get("row")
-        row = row if type(row) is int and row >= 0 else "?"
-        problem = describe_problem(header.get("problem"))
-        return stage, f"the model's output is invalid: batch starting at row {row}: {problem}", error
-    what = {
-        "load": f"loading the model raised {error}",
-        "predict": f"predict raised {error}",
-        "write": f"writing predictions to /out failed ({error})",
-        "read": f"the harness could not read the case table ({error})",
-    }.get(stage, f"the harness stopped on {error}")
-    if kind in _KIND_REASON:
-        head = _KIND_REASON[kind].format(
-            mem=limits.memory_bytes,
-            out=limits.max_output_bytes,
-            nproc=limits.max_processes,
-            nofile=limits.max_open_files,
-            stage=stage,
-        )
-        return stage, f"{head} ({what})", error
-    return stage, what, error
-
-
-def _death_reason(exit_code: int | None, sig: int | None, limits: SandboxLimits) -> str:
-    if sig == signal.SIGXCPU:
-        return f"the model exceeded the CPU-time limit of {limits.cpu_seconds} s and was killed"
-    if sig == signal.SIGXFSZ:
-        return f"the model tried to write a file larger than {limits.max_output_bytes} bytes and was killed"
-    if sig == signal.SIGKILL:
-        return (
-            "the sandboxed process was killed by SIGKILL before reporting a result "
-            f"(CPU-time hard limit of {limits.cpu_seconds + 1} s, or out of memory)"
-        )
-    if sig is not None:
-        try:
-            name = signal.Signals(sig).name
-        except ValueError:
-            name = f"signal {sig}"
-        return f"the sandboxed process was killed by {name} before reporting a result"
-    return f"the sandboxed process exited with status {exit_code} before reporting a result"
-
-
-def _check_payload(payload: bytes, frame):
-    import pyarrow as pa
-    import pyarrow.parquet as pq
-
-    from validation.sandbox.harness import check_predictions, describe_problem
-
-    try:
-        table = pq.read_table(io.BytesIO(payload), columns=["case_id", "score"])
-    except (pa.ArrowException, OSError, ValueError, KeyError) as exc:
-        return None, f"the predictions file could not be read as parquet ({type(exc).__name__})"
-    output = table.to_pandas()
-    if len(output) != len(frame):
-        return None, f"{len(output)} prediction rows for {len(frame)} cases"
-    predictions, problem = check_predictions(output, frame["case_id"])
-    return predictions, None if problem is None else describe_problem(problem)

@@ -1,0 +1,86 @@
+"""Checks on the case table and directories handed to ``run_model``, before anything runs."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from pathlib import Path, PurePosixPath
+
+from validation.sandbox.exceptions import CaseTableError
+
+__all__ = ["existing_dir", "checked_cases", "check_inputs_exist", "check_world_readable"]
+
+
+def existing_dir(value, name: str) -> Path:
+    path = Path(value).resolve()
+    if not path.is_dir():
+        raise CaseTableError(f"{name} {value!s} is not an existing directory; create it or fix the path.")
+    return path
+
+
+def checked_cases(cases, path_columns: Sequence[str]):
+    import pandas as pd
+
+    if not isinstance(cases, pd.DataFrame):
+        raise CaseTableError(f"cases must be a pandas DataFrame, got {type(cases).__name__}.")
+    if "case_id" not in cases.columns:
+        raise CaseTableError(
+            f"cases has no 'case_id' column; found {sorted(map(str, cases.columns))}. Add it."
+        )
+    ids = cases["case_id"]
+    if ids.isna().any():
+        raise CaseTableError(f"cases has {int(ids.isna().sum())} missing case_id value(s); drop or fill them.")
+    n_dup = int(ids.astype(str).duplicated().sum())
+    if n_dup:
+        raise CaseTableError(f"cases has {n_dup} duplicate case_id value(s); case ids must be unique.")
+    if isinstance(path_columns, str):
+        raise CaseTableError("path_columns must be a sequence of column names, not one string.")
+    for column in path_columns:
+        if column not in cases.columns:
+            raise CaseTableError(f"path column {column!r} is not in cases; found {sorted(map(str, cases.columns))}.")
+        for i, value in enumerate(cases[column]):
+            if not isinstance(value, str) or not value:
+                raise CaseTableError(f"path column {column!r} row {i} is not a non-empty string.")
+            pure = PurePosixPath(value)
+            if pure.is_absolute() or ".." in pure.parts or "\\" in value:
+                raise CaseTableError(
+                    f"path column {column!r} row {i} is absolute or contains '..'; "
+                    "give paths relative to input_root."
+                )
+    return cases.reset_index(drop=True)
+
+
+def check_inputs_exist(input_root: Path, frame, path_columns: Sequence[str]) -> None:
+    for column in path_columns:
+        for i, rel in enumerate(frame[column]):
+            if not (input_root / rel).is_file():
+                raise CaseTableError(
+                    f"path column {column!r} row {i} names no file under input_root; "
+                    "fix the case table or the input_root."
+                )
+
+
+def check_world_readable(model_dir: Path, input_root: Path, frame, path_columns: Sequence[str]) -> None:
+    """As root the sandbox runs as a throw-away uid, which reads only what 'others' may read."""
+    problems = []
+    for top in (model_dir, input_root):
+        if top.stat().st_mode & 0o005 != 0o005:
+            problems.append(str(top))
+    for dirpath, dirnames, filenames in os.walk(model_dir):
+        for name in dirnames:
+            if os.stat(os.path.join(dirpath, name)).st_mode & 0o005 != 0o005:
+                problems.append(os.path.join(dirpath, name))
+        for name in filenames:
+            if os.stat(os.path.join(dirpath, name)).st_mode & 0o004 != 0o004:
+                problems.append(os.path.join(dirpath, name))
+    for column in path_columns:
+        for rel in frame[column]:
+            path = input_root / rel
+            if path.stat().st_mode & 0o004 != 0o004:
+                problems.append(f"an input file under {input_root}")
+                break
+    if problems:
+        raise CaseTableError(
+            f"{len(problems)} path(s) are not readable by other users, e.g. {problems[0]}; the "
+            "sandbox runs as an unprivileged uid. Make them readable (chmod -R o+rX) first."
+        )
