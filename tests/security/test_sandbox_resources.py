@@ -102,3 +102,20 @@ def test_host_still_runs_a_good_model_after_the_attacks(models, host, out_dir):
     result = run_model(models["constant"], cases, input_root=host.input_root, out_dir=out_dir, limits=LIMITS)
     assert result.status == "ok", result
     assert os.getloadavg()[0] >= 0  # the host process is alive and answering
+
+
+def test_a_fork_bomb_does_not_starve_a_concurrent_run(models, host, tmp_path):
+    # Each run has its own uid, so the bomb's process limit is not the good model's.
+    from concurrent.futures import ThreadPoolExecutor
+
+    def run(name):
+        return run_model(
+            models[name], host.cases(n=10), input_root=host.input_root,
+            out_dir=tmp_path / name, limits=LIMITS,
+        )
+
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        bomb, good = pool.map(run, ["forkbomb", "constant"])
+    assert bomb.status == "failed" and bomb.error == "BlockingIOError", bomb
+    assert good.status == "ok", good
+    assert bomb.uid != good.uid or bomb.uid is None
