@@ -22,7 +22,7 @@ from datasets.corpus._manifest import (
     hashed_files,
 )
 from datasets.corpus._site import DEV_SPLIT_SITES, SiteOutcome, ingest_site
-from datasets.corpus._store import fsync_dir, write_durable
+from datasets.corpus._store import fsync_dir, sync_filesystem, write_durable
 from datasets.corpus._version import CorpusVersion, load_corpus, version_from_manifest
 from datasets.corpus.errors import CorpusInputError, CorpusIntegrityError, CorpusOptionError
 
@@ -178,7 +178,8 @@ def build_corpus(
         labels/<SITE>/labels.parquet        case_id, site, task, label, established_by
         quality.json                        written later by datasets.quality.run_quality (not in the manifest)
 
-    The version is written under ``corpora_root/.incoming-*``, fsynced, then renamed atomically. If a version
+    The version is written under ``corpora_root/.incoming-*``, flushed to disk (``syncfs``), then renamed
+    atomically. If a version
     with the same id exists (same export, secret and code), it is verified and returned unchanged.
 
     Parameters
@@ -290,8 +291,7 @@ def _finish(tmp: Path, root: Path, sites: tuple[str, ...], tasks: tuple[str, ...
     raw = canonical_bytes(manifest)
     corpus_id = hashlib.sha256(raw).hexdigest()
     write_durable(tmp / MANIFEST_NAME, raw)
-    for d in sorted({p for p in tmp.rglob("*") if p.is_dir()} | {tmp}, key=lambda p: -len(p.parts)):
-        fsync_dir(d)
+    sync_filesystem(tmp)  # every file and directory entry of the version is on disk before the rename
     final = root / corpus_id
     if final.exists():
         existing = load_corpus(final)

@@ -15,7 +15,7 @@ from pathlib import Path
 
 from datasets.corpus._fhir_view import AdmissionIndex, case_bundle
 from datasets.corpus._reference import ReferenceRow, read_reference
-from datasets.corpus._store import fsync_dir, store_input, write_durable
+from datasets.corpus._store import store_input, write_durable
 from datasets.corpus._tables import index_schema, labels_schema, table_bytes
 
 __all__ = ["SiteOutcome", "ingest_site", "case_id", "DEV_SPLIT_SITES"]
@@ -284,8 +284,6 @@ def ingest_site(export_dir: str, root: str, site: str, tasks: tuple[str, ...], s
     for row in ctx.index:
         p = ctx.root / row["input_path"]
         files.append((row["input_path"], *_digest_of(p)))
-    for d in sorted({(ctx.root / r[0]).parent for r in files}):
-        fsync_dir(d)
     counts = Counter(r["task"] for r in ctx.index)
     return SiteOutcome(site=site, files=tuple(sorted(set(files))), cases=dict(counts), report=report)
 
