@@ -97,7 +97,7 @@ def render_attenuation(
             pattern = "focal"
             r = float(rng.uniform(0.13, 0.24))
             blob = (np.exp(-((u - uc) ** 2) / (2 * r * r)) * np.exp(-((v - vc) ** 2) / (2 * (r * aspect) ** 2)))
-            opacity = severity * float(rng.uniform(0.26, 0.38)) * blob
+            opacity = severity * float(rng.uniform(0.42, 0.58)) * blob
         else:
             pattern = "patchy"
             opacity = np.zeros((size, size), dtype=np.float32)
@@ -107,8 +107,11 @@ def render_attenuation(
                 opacity = opacity + float(rng.uniform(0.6, 1.0)) * (
                     np.exp(-((u - bu) ** 2) / (2 * r * r)) * np.exp(-((v - bv) ** 2) / (2 * (r * aspect) ** 2))
                 )
-            opacity = severity * 0.32 * np.clip(opacity, 0.0, 1.3)
-        att = att + opacity * lungs
+            opacity = severity * 0.50 * np.clip(opacity, 0.0, 1.3)
+        # Air spaces fill unevenly, and consolidation is at most as dense as the soft tissue it replaces.
+        texture = _interp_weights(size, 7) @ rng.uniform(0.7, 1.0, size=(7, 7)).astype(np.float32)
+        opacity = opacity * (texture @ _interp_weights(size, 7).T)
+        att = att + 0.40 * (1.0 - np.exp(-opacity / 0.40)) * lungs
         finding = Finding(pattern=pattern, side=side, zone=zone)
     return att.astype(np.float32, copy=False), finding
 
@@ -126,10 +129,10 @@ def _blur(img: np.ndarray, sigma: float) -> np.ndarray:
     return sum(w * rows[:, i:i + n] for i, w in enumerate(k))
 
 
-def _interp_weights(size: int) -> np.ndarray:
-    """(size, 3) weights interpolating 3 control points linearly across ``size`` samples."""
-    t = np.linspace(0.0, 2.0, size, dtype=np.float32)
-    return np.stack([np.clip(1.0 - np.abs(t - k), 0.0, 1.0) for k in range(3)], axis=1)
+def _interp_weights(size: int, points: int = 3) -> np.ndarray:
+    """(size, points) weights interpolating ``points`` control points linearly across ``size`` samples."""
+    t = np.linspace(0.0, points - 1.0, size, dtype=np.float32)
+    return np.stack([np.clip(1.0 - np.abs(t - k), 0.0, 1.0) for k in range(points)], axis=1)
 
 
 def _smooth_field(rng: np.random.Generator, size: int, amplitude: float) -> np.ndarray:

@@ -1,8 +1,8 @@
 """Site differences are real: a simple model fitted on DEV works at the hospitals, worse where acquisition differs.
 
 This is the property that makes per-site evaluation meaningful. The margins were checked on seeds 0-8 and 11 (the
-seed used here): mean per-site AUROC of the image model over the 16 hospitals 0.71-0.77, matched sites pooled
-0.74-0.83, gap between matched and shifted sites 0.20-0.27; AKI pooled AUROC 0.73-0.82 (seeds 0-5 and 11).
+seed used here): mean per-site AUROC of the image model over the 16 hospitals 0.70-0.77, matched sites pooled
+0.73-0.81, gap between matched and shifted sites 0.15-0.25; AKI pooled AUROC 0.73-0.82 (seeds 0-5 and 11).
 """
 
 from __future__ import annotations
@@ -80,7 +80,7 @@ def test_image_model_from_dev_transfers_but_worse_where_acquisition_differs(imag
                                    np.concatenate([scores[s][1] for s in matched]))
     report = f"all {mean_all:.2f} matched {mean_matched:.2f} shifted {mean_shifted:.2f} pooled {pooled_matched:.2f}"
     assert mean_all >= 0.65, report  # clearly better than chance over the 16 hospitals
-    assert pooled_matched >= 0.70, report
+    assert pooled_matched >= 0.68, report
     assert mean_shifted <= mean_matched - 0.10, report  # measurably worse where acquisition differs
 
 
