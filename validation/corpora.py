@@ -151,10 +151,10 @@ def ingest_corpus(
         with platform.db.write() as session:
             append_event(session, principal, "corpus.ingest_failed", "corpus", version.corpus_id,
                          details={"reason": "phi-leak", "hits": len(hits), "first_class": first.token_class,
-                                  "first_file": Path(str(first.where)).name})
+                                  "first_file": Path(str(first.location)).name})
         raise IngestFailed(
             f"PHI leak scan found {len(hits)} hit(s), first a {first.token_class} in "
-            f"{Path(str(first.where)).name}; the corpus version was deleted",
+            f"{Path(str(first.location)).name}; the corpus version was deleted",
             hint="report this as a de-identification defect; do not use this export until it is fixed",
         )
     now = datetime.now(UTC)

@@ -107,7 +107,9 @@ class DaskExecutor(Executor):
                                key=f"clinval-{job.run_id}-{job.site}-{id(job)}"): job
             for job in runnable
         }
-        for future in as_completed(list(futures)):
+        if not futures:
+            return outcomes
+        for future in as_completed(list(futures), loop=self.client.loop):
             job = futures[future]
             try:
                 outcome = future.result()

@@ -226,9 +226,9 @@ def execute_run(platform: Platform, principal: Principal, run_id: str, *, schedu
         if row is None:
             raise NotFound(f"no run {run_id!r}", hint="'clinval run list'")
         resource = run_resource(row)
-        state = row.state
+        state, complete = row.state, row.complete
     enforce(platform.db, principal, "run.create", resource)
-    if state in ("scored", "cancelled"):
+    if state == "cancelled" or (state == "scored" and complete):
         raise Conflict(f"run {run_id} is {state}; nothing to resume", hint="create a new run to evaluate again")
     rdir = run_dir(platform, run_id)
     with _run_lock(rdir / ".lock"):

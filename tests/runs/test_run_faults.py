@@ -1,0 +1,85 @@
+"""Faults: the runner killed mid-run resumes with the same predictions, none lost or doubled; a hospital whose
+data cannot be read fails alone and the run is scored as partial, never as complete."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from conftest import EVAL_SITES
+
+from validation.runs import create_run, execute_run, get_results, run_dir
+
+_RUNNER = textwrap.dedent(
+    """
+    import sys
+    from validation.config import load_settings
+    from validation.platform import open_platform, resolve_principal
+    from validation.runs import execute_run
+    platform = open_platform(load_settings({"CLINVAL_SANDBOX": "bwrap"}, home=sys.argv[1]))
+    execute_run(platform, resolve_principal(platform), sys.argv[2], workers=1)
+    """
+)
+
+
+def _predictions(platform, run_id: str) -> pd.DataFrame:
+    files = sorted((run_dir(platform, run_id) / "predictions").rglob("batch-*.parquet"))
+    return pd.concat([pd.read_parquet(f) for f in files], ignore_index=True) if files else pd.DataFrame()
+
+
+def test_runner_killed_mid_run_resumes_without_loss_or_duplication(world):
+    platform, people, submission, corpus = world
+    reference = create_run(platform, people["admin"], submission, corpus, sites=["H01", "H05"], batch_size=6)
+    execute_run(platform, people["admin"], reference.id)
+    victim = create_run(platform, people["admin"], submission, corpus, sites=["H01", "H05"], batch_size=6)
+    total_batches = sum(s.n_batches for s in victim.sites)
+    proc = subprocess.Popen([sys.executable, "-c", _RUNNER, str(platform.settings.home), victim.id],
+                            start_new_session=True, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    pred_dir = run_dir(platform, victim.id) / "predictions"
+    deadline = time.monotonic() + 180
+    while time.monotonic() < deadline and len(list(pred_dir.rglob("batch-*.parquet"))) < 1:
+        if proc.poll() is not None:
+            pytest.fail(f"runner ended early: {proc.stderr.read().decode()[-2000:]}")
+        time.sleep(0.05)
+    os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait(timeout=30)
+    done_before = len(list(pred_dir.rglob("batch-*.parquet")))
+    assert 1 <= done_before < total_batches, "the kill must land mid-run for this test to mean anything"
+    resumed = execute_run(platform, people["admin"], victim.id)
+    assert resumed.state == "scored" and resumed.complete
+    got = _predictions(platform, victim.id).sort_values("case_id").reset_index(drop=True)
+    want = _predictions(platform, reference.id).sort_values("case_id").reset_index(drop=True)
+    assert not got["case_id"].duplicated().any()
+    pd.testing.assert_frame_equal(got, want)
+    a = {(r["metric"], r["group_kind"], r["group"]): r["estimate"] for r in
+         get_results(platform, people["admin"], victim.id).results}
+    b = {(r["metric"], r["group_kind"], r["group"]): r["estimate"] for r in
+         get_results(platform, people["admin"], reference.id).results}
+    assert a == b
+
+
+def test_a_site_that_fails_makes_the_run_partial_not_complete(world):
+    platform, people, submission, corpus = world
+    from validation.corpora import corpus_dir
+
+    inputs = corpus_dir(platform, corpus) / "sites" / "H09" / "inputs"
+    mode = inputs.stat().st_mode
+    run = create_run(platform, people["admin"], submission, corpus, batch_size=50)
+    try:
+        inputs.chmod(0o000)  # the hospital's files become unreadable to the sandboxed model
+        info = execute_run(platform, people["admin"], run.id)
+    finally:
+        inputs.chmod(mode)
+    sites = {s.site: s for s in info.sites}
+    assert sites["H09"].state == "failed" and sites["H09"].reason
+    assert all(sites[s].state == "done" for s in EVAL_SITES if s != "H09")
+    assert info.state == "scored" and info.complete is False and "H09" in info.error
+    res = get_results(platform, people["admin"], run.id)
+    assert {r["group"] for r in res.results if r["group_kind"] == "site"} == {"H01", "H05"}

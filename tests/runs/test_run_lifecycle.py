@@ -1,0 +1,136 @@
+"""A run end to end on the local executor: sandboxed per-site inference, scoring, verdicts, audit, access."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from conftest import EVAL_SITES
+from sqlalchemy import text
+
+from validation.exceptions import AccessDenied, Conflict
+from validation.runs import case_results, evaluate, get_results, get_run, list_runs, run_dir
+
+
+def _auroc_by_pairs(y: np.ndarray, s: np.ndarray) -> float:
+    pos, neg = s[y == 1], s[y == 0]
+    wins = sum((p > n) + 0.5 * (p == n) for p in pos for n in neg)
+    return wins / (len(pos) * len(neg))
+
+
+@pytest.fixture(scope="module")
+def scored(world):
+    platform, people, submission, corpus = world
+    info = evaluate(platform, people["admin"], submission, corpus, batch_size=10)
+    return info
+
+
+def test_run_is_scored_complete_and_sandboxed(world, scored):
+    assert scored.state == "scored" and scored.complete
+    assert [s.site for s in scored.sites] == EVAL_SITES
+    assert all(s.state == "done" and s.batches_done == s.n_batches for s in scored.sites)
+    assert scored.isolation == "bwrap"
+    assert scored.versions["clinval"] and scored.protocol_sha256 and scored.results_sha256
+
+
+def test_overall_auroc_matches_pair_counting_on_the_stored_predictions(world, scored):
+    platform, people, _, corpus = world
+    rdir = run_dir(platform, scored.id)
+    from validation.corpora import corpus_dir
+
+    preds = pd.concat([pd.read_parquet(f) for f in sorted((rdir / "predictions").rglob("batch-*.parquet"))])
+    labels = pd.concat([pd.read_parquet(corpus_dir(platform, corpus) / "labels" / s / "labels.parquet")
+                        for s in EVAL_SITES])
+    joined = preds.merge(labels, on="case_id")
+    assert len(joined) == len(preds) == sum(s.n_cases for s in scored.sites)
+    assert not preds["case_id"].duplicated().any()
+    res = get_results(platform, people["admin"], scored.id)
+    overall = next(r for r in res.results if r["metric"] == "auroc" and r["group_kind"] == "overall")
+    expected = _auroc_by_pairs(joined["label"].to_numpy(), joined["score"].to_numpy())
+    assert overall["estimate"] == pytest.approx(expected, abs=1e-12)
+    assert overall["ci_low"] < overall["estimate"] < overall["ci_high"] and overall["ci_method"] == "delong"
+    site_rows = {r["group"]: r for r in res.results if r["metric"] == "auroc" and r["group_kind"] == "site"}
+    assert set(site_rows) == set(EVAL_SITES)
+    for site in EVAL_SITES:
+        part = joined[joined["case_id"].isin(preds.loc[preds.index, "case_id"])]
+        part = joined[joined["site"] == site]
+        if 0 < part["label"].sum() < len(part):
+            assert site_rows[site]["estimate"] == pytest.approx(
+                _auroc_by_pairs(part["label"].to_numpy(), part["score"].to_numpy()), abs=1e-12)
+
+
+def test_threshold_table_uses_the_declared_threshold(world, scored):
+    platform, people, _, _ = world
+    res = get_results(platform, people["admin"], scored.id)
+    sens = next(r for r in res.results if r["metric"] == "sensitivity" and r["group_kind"] == "overall")
+    rdir = run_dir(platform, scored.id)
+    preds = pd.concat([pd.read_parquet(f) for f in sorted((rdir / "predictions").rglob("batch-*.parquet"))])
+    from validation.corpora import corpus_dir
+
+    labels = pd.concat([pd.read_parquet(corpus_dir(platform, scored.corpus_id) / "labels" / s / "labels.parquet")
+                        for s in EVAL_SITES])
+    j = preds.merge(labels, on="case_id")
+    tp = int(((j["score"] >= scored.threshold) & (j["label"] == 1)).sum())
+    assert sens["estimate"] == pytest.approx(tp / int(j["label"].sum()))
+    assert sens["ci_method"] == "wilson"
+
+
+def test_every_criterion_has_a_verdict_with_its_numbers(world, scored):
+    platform, people, _, _ = world
+    res = get_results(platform, people["admin"], scored.id)
+    assert [v["criterion"] for v in res.verdicts] == ["discrimination", "sensitivity-at-threshold",
+                                                      "specificity-at-threshold", "site-consistency"]
+    assert all(v["status"] in ("pass", "fail", "undetermined") for v in res.verdicts)
+    assert all(v["detail"]["values"] for v in res.verdicts)
+
+
+def test_each_transition_is_an_audit_event(world, scored):
+    platform = world[0]
+    with platform.db.read() as s:
+        actions = s.execute(text("SELECT action FROM audit_events WHERE object_type = 'run' AND object_id = :r "
+                                 "ORDER BY seq"), {"r": scored.id}).scalars().all()
+    assert actions[0] == "run.create" and actions[1] == "run.running" and actions[-1] == "run.scored"
+    assert actions.count("run.site.done") == len(EVAL_SITES)
+
+
+def test_vendors_see_their_own_aggregates_with_small_cells_suppressed(world, scored):
+    platform, people, _, _ = world
+    res = get_results(platform, people["vendor"], scored.id)
+    assert res.min_cell >= 10
+    for r in res.results:
+        if r["group_kind"].startswith("subgroup:") and r["n"] is None:
+            assert r["estimate"] is None and r["note"].startswith("suppressed")
+    admin_view = get_results(platform, people["admin"], scored.id)
+    small = [r for r in admin_view.results if r["group_kind"] not in ("overall", "site_gap", "random_effects")
+             and r["n"] < res.min_cell]
+    assert res.suppressed == len(small)
+    with pytest.raises(AccessDenied):
+        get_results(platform, people["other-vendor"], scored.id)
+    assert scored.id not in [r.id for r in list_runs(platform, people["other-vendor"])]
+    with pytest.raises(AccessDenied):
+        case_results(platform, people["vendor"], scored.id, "H01")
+
+
+def test_reviewers_read_cases_of_their_own_hospital_only(world, scored):
+    platform, people, _, _ = world
+    frame = case_results(platform, people["rev-h01"], scored.id, "H01")
+    h01 = next(s for s in scored.sites if s.site == "H01")
+    assert len(frame) == h01.n_cases and set(frame.columns) >= {"case_id", "score", "label", "predicted"}
+    assert not frame["case_id"].str.contains("^c_", regex=True).eq(False).any()
+    with pytest.raises(AccessDenied):
+        case_results(platform, people["rev-h01"], scored.id, "H05")
+    with pytest.raises(AccessDenied):
+        get_run(platform, people["rev-h02"], scored.id)
+    with pytest.raises(AccessDenied):
+        case_results(platform, people["regulator"], scored.id, "H01")
+    assert get_results(platform, people["regulator"], scored.id).results
+
+
+def test_a_scored_run_cannot_be_resumed(world, scored):
+    platform, people, _, _ = world
+    from validation.runs import execute_run
+
+    with pytest.raises(Conflict):
+        execute_run(platform, people["admin"], scored.id)
