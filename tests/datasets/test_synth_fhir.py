@@ -7,6 +7,8 @@ import importlib
 
 import pydicom
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from _synth_fixtures import (  # noqa: F401
     SMALL_SITES,
     admissions,
@@ -185,3 +187,14 @@ def test_aki_labels_follow_kdigo_from_the_exported_creatinine(small_export):
 )
 def test_kdigo_hand_cases(series, unit, expected):
     assert kdigo_aki(series, 10.0, unit=unit) is expected
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.lists(st.tuples(st.floats(0, 80), st.integers(30, 800)), min_size=1, max_size=8))
+def test_kdigo_does_not_depend_on_the_unit(series):
+    mgdl = [(t, v / 100.0) for t, v in series]  # values with two decimals, as recorded in mg/dL
+    umol = [(t, v / 100.0 * 88.4) for t, v in series]
+    assert kdigo_aki(mgdl, 10.0, unit="mg/dL") == kdigo_aki(umol, 10.0, unit="umol/L")
+    assert kdigo_aki(mgdl, 10.0, unit="mg/dL") == (
+        any(t <= 10.0 for t, _ in mgdl) and _kdigo_bruteforce(
+            [(dt.datetime(2024, 1, 1) + dt.timedelta(hours=t), v) for t, v in mgdl], dt.datetime(2024, 1, 1, 10)))

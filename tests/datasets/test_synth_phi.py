@@ -6,6 +6,8 @@ import re
 
 import pydicom
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from _synth_fixtures import SMALL_SITES, dicom_files, read_ndjson, small_export  # noqa: F401
 
 from datasets.exceptions import ExportNotFoundError
@@ -129,3 +131,9 @@ def test_phi_tokens_needs_an_export(tmp_path):
         phi_tokens(tmp_path)
     with pytest.raises(ExportNotFoundError):
         burned_in_files(tmp_path)
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.text(alphabet="0123456789", min_size=17, max_size=17))
+def test_check_character_matches_its_definition(first17):
+    assert resident_id_check_char(first17) == _check_char_bruteforce(first17)
