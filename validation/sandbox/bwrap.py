@@ -9,7 +9,7 @@ Layout inside the bubblewrap sandbox::
     /model                 the model directory, read-only
     /input                 the input root, read-only
     /job                   the case table, run config and harness script, read-only
-    /out, /tmp             private tmpfs of bounded size (gone when the sandbox ends)
+    /out, /tmp, /dev/shm   private tmpfs of bounded size (gone when the sandbox ends)
     /proc, /dev            a new procfs (new pid namespace) and a minimal /dev
 
 Nothing else of the host is mounted: no /etc, no home, no project directory, no labels.
@@ -89,6 +89,9 @@ def bwrap_problem(bwrap: str) -> str | None:
     if version < _MIN_VERSION:
         found = ".".join(map(str, version)) or "unknown"
         return f"bubblewrap {found} is too old; 0.8 or newer is needed"
+    for tool in ("prlimit", "setpriv") if os.geteuid() == 0 else ("prlimit",):
+        if shutil.which(tool) is None:
+            return f"{tool} (util-linux) is not installed"
     true = shutil.which("true") or "/bin/true"
     trial = [bwrap, "--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc",
              "--perms", "1777", "--size", "1048576", "--tmpfs", "/tmp",
