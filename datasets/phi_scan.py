@@ -334,7 +334,7 @@ def _harvest_reference(h: _Harvest, path: Path) -> None:
         h.add("visit_number", row.get("visit_number"))
 
 
-def harvest_tokens(export_dir: str | os.PathLike) -> PhiTokens:
+def harvest_tokens(export_dir: str | os.PathLike, *, sites: Iterable[str] | None = None) -> PhiTokens:
     """Harvest the PHI tokens of an identified export from its source files.
 
     DICOM (every file under ``SITE/dicom``; all sequences walked): person names (each component group,
@@ -349,6 +349,8 @@ def harvest_tokens(export_dir: str | os.PathLike) -> PhiTokens:
     ----------
     export_dir : path-like
         The export root holding ``SITE/`` folders.
+    sites : iterable of str, optional
+        Only these site folders (default: every folder).
 
     Returns
     -------
@@ -357,7 +359,8 @@ def harvest_tokens(export_dir: str | os.PathLike) -> PhiTokens:
     """
     root = Path(export_dir)
     h = _Harvest()
-    for site in sorted(p for p in root.iterdir() if p.is_dir()):
+    wanted = None if sites is None else set(sites)
+    for site in sorted(p for p in root.iterdir() if p.is_dir() and (wanted is None or p.name in wanted)):
         dicom = site / "dicom"
         if dicom.is_dir():
             for p in sorted(dicom.rglob("*")):
@@ -369,8 +372,8 @@ def harvest_tokens(export_dir: str | os.PathLike) -> PhiTokens:
                 for line in p.read_bytes().splitlines():
                     try:
                         res = json.loads(line)
-                    except ValueError:
-                        continue
+                    except (ValueError, RecursionError):
+                        continue  # unparseable lines are quarantined by ingest, never stored
                     _harvest_fhir(h, res, "")
         ref = site / "reference"
         if ref.is_dir():

@@ -11,7 +11,13 @@ from datasets.corpus._manifest import FORMAT_VERSION, MANIFEST_NAME, QUALITY_NAM
 from datasets.corpus._site import DEV_SPLIT_SITES, case_id
 from datasets.corpus._tables import INDEX_COLUMNS, LABEL_COLUMNS
 from datasets.corpus._version import CorpusVersion, load_corpus
-from datasets.corpus.errors import CorpusError, CorpusInputError, CorpusIntegrityError, CorpusOptionError
+from datasets.corpus.errors import (
+    CorpusError,
+    CorpusInputError,
+    CorpusIntegrityError,
+    CorpusOptionError,
+    PhiLeakError,
+)
 
 __all__ = [
     "CORPUS_TASKS",
@@ -27,6 +33,7 @@ __all__ = [
     "CorpusIntegrityError",
     "CorpusOptionError",
     "CorpusVersion",
+    "PhiLeakError",
     "build_corpus",
     "case_id",
     "load_corpus",

@@ -24,7 +24,7 @@ from datasets.corpus._manifest import (
 from datasets.corpus._site import DEV_SPLIT_SITES, SiteOutcome, ingest_site
 from datasets.corpus._store import fsync_dir, sync_filesystem, write_durable
 from datasets.corpus._version import CorpusVersion, load_corpus, version_from_manifest
-from datasets.corpus.errors import CorpusInputError, CorpusIntegrityError, CorpusOptionError
+from datasets.corpus.errors import CorpusInputError, CorpusIntegrityError, CorpusOptionError, PhiLeakError
 
 __all__ = ["build_corpus", "CORPUS_TASKS", "deid_metadata"]
 
@@ -158,6 +158,7 @@ def build_corpus(
     tasks: Iterable[str] | str | None = None,
     progress: Callable[[int, int, str], None] | None = None,
     workers: int | None = None,
+    phi_scan: bool = True,
 ) -> CorpusVersion:
     """De-identify a hospital export into a new immutable corpus version.
 
@@ -198,6 +199,9 @@ def build_corpus(
         Called with ``(0, total, "start")`` then after each site with the reference rows processed so far.
     workers : int, optional
         Worker processes over sites (default 2); 1 runs in this process.
+    phi_scan : bool, default True
+        Harvest the PHI tokens of the ingested sites' source files (:func:`datasets.phi_scan.harvest_tokens`) and
+        scan every byte of the new version before it is renamed into place; any finding discards the version.
 
     Returns
     -------
@@ -211,6 +215,8 @@ def build_corpus(
         ``export_dir`` missing or without site folders, or a reference file without its columns.
     CorpusIntegrityError
         An existing version with the same id does not verify.
+    PhiLeakError
+        With ``phi_scan``, a source token was found in the new version (which is then not written).
     datasets.deid.SecretError
         ``secret`` is not bytes of at least 16 bytes.
     """
@@ -242,14 +248,19 @@ def build_corpus(
     tmp.mkdir()
     try:
         outcomes = _run_sites(export, tmp, site_codes, task_tuple, secret, workers, progress, per_site, total)
-        return _finish(tmp, root, site_codes, task_tuple, secret, outcomes)
+        tokens = None
+        if phi_scan:
+            from datasets.phi_scan import harvest_tokens
+
+            tokens = harvest_tokens(export, sites=site_codes)
+        return _finish(tmp, root, site_codes, task_tuple, secret, outcomes, tokens)
     finally:
         if tmp.exists():
             shutil.rmtree(tmp, ignore_errors=True)
 
 
 def _finish(tmp: Path, root: Path, sites: tuple[str, ...], tasks: tuple[str, ...], secret: bytes,
-            outcomes: dict[str, SiteOutcome]) -> CorpusVersion:
+            outcomes: dict[str, SiteOutcome], tokens) -> CorpusVersion:
     report_sites = {s: outcomes[s].report for s in sites}
     quarantined: Counter = Counter()
     for s in sites:
@@ -291,6 +302,14 @@ def _finish(tmp: Path, root: Path, sites: tuple[str, ...], tasks: tuple[str, ...
     raw = canonical_bytes(manifest)
     corpus_id = hashlib.sha256(raw).hexdigest()
     write_durable(tmp / MANIFEST_NAME, raw)
+    if tokens is not None:
+        from datasets.phi_scan import Hit, scan
+
+        prefix = tmp.name + "/"
+        hits = [Hit(token_class=h.token_class, location=h.location.removeprefix(prefix), count=h.count,
+                    first_offset=h.first_offset, encoding=h.encoding) for h in scan([tmp], tokens)]
+        if hits:
+            raise PhiLeakError(hits)
     sync_filesystem(tmp)  # every file and directory entry of the version is on disk before the rename
     final = root / corpus_id
     if final.exists():

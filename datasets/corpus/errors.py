@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from datasets.exceptions import DatasetsError
 
-__all__ = ["CorpusError", "CorpusInputError", "CorpusIntegrityError", "CorpusOptionError"]
+__all__ = ["CorpusError", "CorpusInputError", "CorpusIntegrityError", "CorpusOptionError", "PhiLeakError"]
 
 
 class CorpusError(DatasetsError):
@@ -41,3 +41,20 @@ class CorpusIntegrityError(CorpusError):
         super().__init__(message)
         self.path = path
         self.problem = problem
+
+
+class PhiLeakError(CorpusError):
+    """The PHI leak scan found source tokens in the corpus being written; the version was discarded.
+
+    Attributes
+    ----------
+    hits : tuple of datasets.phi_scan.Hit
+        Token class and file (relative to the version) of each finding; never the token.
+    """
+
+    def __init__(self, hits) -> None:
+        self.hits = tuple(hits)
+        where = "; ".join(f"{h.token_class} in {h.location}" for h in self.hits[:5])
+        more = f" (and {len(self.hits) - 5} more)" if len(self.hits) > 5 else ""
+        super().__init__(f"PHI leak scan found {len(self.hits)} finding(s): {where}{more}. The corpus version was "
+                         "not written; fix the de-identification (or quarantine the inputs) and ingest again.")

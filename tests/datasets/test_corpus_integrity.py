@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import shutil
 from pathlib import Path
 
@@ -104,3 +105,31 @@ def test_broken_and_hostile_inputs_are_quarantined_or_counted(corpus_export, tmp
     for p in Path(v.path).rglob("*"):
         assert p.resolve().is_relative_to(Path(v.path).resolve())
     load_corpus(v.path)
+
+
+def test_ingest_refuses_to_write_a_corpus_that_leaks(corpus_export, tmp_path):
+    """PHI in an attribute the Annex E profile keeps (Manufacturer) must be caught by the scan and fail the ingest."""
+    import pydicom
+
+    from datasets.corpus import PhiLeakError
+
+    export = tmp_path / "export"
+    shutil.copytree(corpus_export / "DEV", export / "DEV")
+    f = next(p for p in sorted((export / "DEV" / "dicom").rglob("*.dcm"))
+             if pydicom.dcmread(p, stop_before_pixels=True).BurnedInAnnotation == "NO")
+    ds = pydicom.dcmread(f)
+    name = str(ds.PatientName).split("=")[0].replace("^", " ")
+    ds.Manufacturer = f"GE for {name}"
+    ds.save_as(f)
+    root = tmp_path / "corpora"
+    with pytest.raises(PhiLeakError) as err:
+        build_corpus(export, root, secret=SECRET, workers=1)
+    # found in the stored image and in the index's manufacturer column
+    assert {h.token_class for h in err.value.hits} == {"patient_name"}
+    where = sorted(h.location for h in err.value.hits)
+    assert len(where) == 2 and where[0] == "sites/DEV/index.parquet"
+    assert re.fullmatch(r"sites/DEV/inputs/[0-9a-f]{2}/[0-9a-f]{64}\.dcm", where[1])
+    assert name not in str(err.value) and ds.PatientID not in str(err.value)
+    assert list(root.iterdir()) == []
+    # without the scan the same export is written (the gate, not de-identification, caught it)
+    assert build_corpus(export, root, secret=SECRET, workers=1, phi_scan=False).n_cases() > 0
