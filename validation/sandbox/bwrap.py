@@ -273,14 +273,16 @@ def bwrap_command(
 def process_command(
     paths: SandboxPaths, limits: SandboxLimits, *, network_namespace: bool
 ) -> list[str]:
-    """Argument vector of the weak fallback: rlimits, optionally a new network namespace.
+    """Argument vector of the weak fallback: rlimits, optionally new network and pid namespaces.
 
     The harness then sees the host file system under the host paths; ``paths`` are passed to
-    it so that it finds the model, inputs and job there.
+    it so that it finds the model, inputs and job there. With ``network_namespace`` (root
+    only), ``unshare`` also starts a pid namespace whose processes all die with it.
     """
     args = rlimit_prefix(limits)
     if network_namespace:
-        args += [shutil.which("unshare") or "unshare", "--net", "--"]
+        unshare = shutil.which("unshare") or "unshare"
+        args += [unshare, "--net", "--pid", "--fork", "--kill-child", "--mount-proc", "--"]
     python = str(Path(sys.executable).absolute())
     return args + [
         python, "-I", "-B", str(paths.job_dir / "harness.py"), str(paths.job_dir), "",
