@@ -4,7 +4,8 @@ A synthetic export of N sites x M cases per task is generated first (not timed).
 
 * anchor: pydicom's bare read + write of every DICOM file of the export (``dcmread`` then ``save_as`` to memory),
   plus ``json.loads`` of every FHIR NDJSON line (the floor of any ingest that parses the inputs);
-* ingest: :func:`datasets.corpus.build_corpus` with 1 and with 2 workers;
+* ingest: :func:`datasets.corpus.build_corpus` with 1 and with 2 workers without its PHI gate, and with 2 workers
+  and the gate (the default);
 * quality: :func:`datasets.quality.run_quality` (first call includes importing great-expectations, reported apart);
 * PHI scan: :func:`datasets.phi_scan.harvest_tokens` over the export and :func:`datasets.phi_scan.scan` over the
   corpus version, with its throughput in MB/s.
@@ -70,9 +71,12 @@ def main(argv=None) -> int:
         n_files = sum(1 for _ in export.rglob("*.dcm"))
         anchor = min(_anchor(export) for _ in range(2))
 
-        t_ingest1, v1 = _timed(lambda: build_corpus(export, Path(tmp) / "c1", secret=secret, workers=1))
-        t_ingest2, v2 = _timed(lambda: build_corpus(export, Path(tmp) / "c2", secret=secret, workers=2))
-        assert v1.corpus_id == v2.corpus_id, "ingest output must not depend on workers"
+        t_ingest1, v1 = _timed(lambda: build_corpus(export, Path(tmp) / "c1", secret=secret, workers=1,
+                                                    phi_scan=False))
+        t_ingest2, v2 = _timed(lambda: build_corpus(export, Path(tmp) / "c2", secret=secret, workers=2,
+                                                    phi_scan=False))
+        t_gated, v3 = _timed(lambda: build_corpus(export, Path(tmp) / "c3", secret=secret, workers=2))
+        assert v1.corpus_id == v2.corpus_id == v3.corpus_id, "ingest output must not depend on workers"
 
         t_gx_import, _ = _timed(lambda: __import__("great_expectations"))
         from datasets.quality import run_quality
@@ -95,6 +99,8 @@ def main(argv=None) -> int:
         "ingest_1_worker_vs_anchor": round(t_ingest1 / anchor, 2),
         "ingest_2_workers_vs_anchor": round(t_ingest2 / anchor, 2),
         "cases_per_s_2_workers": round(cases_total / t_ingest2, 1),
+        "ingest_2_workers_with_phi_gate_s": round(t_gated, 3),
+        "ingest_with_phi_gate_vs_anchor": round(t_gated / anchor, 2),
         "gx_import_s": round(t_gx_import, 2),
         "quality_s": round(t_quality, 3), "quality_repeat_s": round(t_quality2, 3),
         "quality_vs_anchor": round(t_quality / anchor, 2), "quality_usable": report.usable,
@@ -114,6 +120,8 @@ def main(argv=None) -> int:
         print(f"ingest 1 worker : {t_ingest1:.2f} s = {t_ingest1 / anchor:.2f} x anchor")
         print(f"ingest 2 workers: {t_ingest2:.2f} s = {t_ingest2 / anchor:.2f} x anchor, "
               f"{cases_total / t_ingest2:.1f} cases/s")
+        print(f"ingest 2 workers + PHI gate (harvest + scan before rename, the default): {t_gated:.2f} s = "
+              f"{t_gated / anchor:.2f} x anchor, {cases_total / t_gated:.1f} cases/s")
         print(f"quality suites  : {t_quality:.2f} s = {t_quality / anchor:.2f} x anchor (GX import {t_gx_import:.1f} s "
               f"apart; repeat without verification {t_quality2:.2f} s); usable={report.usable}")
         print(f"PHI harvest     : {t_harvest:.2f} s = {t_harvest / anchor:.2f} x anchor ({len(tokens)} tokens)")
