@@ -17,7 +17,7 @@ from validation.sandbox.limits import SandboxLimits
 from validation.sandbox.result import SandboxResult
 from validation.sandbox.run import ISOLATION_MODES, run_model
 from validation.sandbox.scrub import scrub_text
-from validation.sandbox.bwrap import bwrap_executable
+from validation.sandbox.bwrap import bwrap_executable, bwrap_problem
 
 __all__ = [
     "ISOLATION_MODES",
@@ -28,6 +28,7 @@ __all__ = [
     "SandboxLimits",
     "SandboxResult",
     "bwrap_executable",
+    "bwrap_problem",
     "run_model",
     "scrub_text",
 ]
