@@ -119,6 +119,7 @@ def host(tmp_path_factory) -> Host:
     input_root.mkdir(parents=True)
     for i in range(2):
         (input_root / f"case{i}.bin").write_bytes(bytes([i]) * 256)
+    _readable_by_others(input_root)
     labels = site / "labels.parquet"
     pd.DataFrame({"case_id": ["P-1"], "label": [1]}).to_parquet(labels)
     marker_dir = root / "marker"
@@ -178,7 +179,16 @@ def models(tmp_path_factory, host) -> dict[str, Path]:
         {"marker": str(host.marker_dir / "pickle"), "labels": str(host.labels), "tcp_port": host.tcp_port}
     )
     saved["pickle_bomb"] = _save(base / "pickle_bomb", module.PickleBomb(arg))
+    for path in saved.values():
+        _readable_by_others(path)
     return saved
+
+
+def _readable_by_others(root: Path) -> None:
+    """chmod -R o+rX: as root the sandbox runs as a throw-away uid (a umask of 077 would hide files)."""
+    for path in [root, *root.rglob("*")]:
+        mode = path.stat().st_mode
+        path.chmod(mode | (0o005 if path.is_dir() else 0o004))
 
 
 @pytest.fixture
