@@ -11,6 +11,8 @@ Which tokens are kept (so that a de-identified corpus gives no false positives):
 * text of at least 4 characters; names containing CJK ideographs from 2 characters (a 2-character Chinese name is
   6 bytes in UTF-8 and 4 in GB18030, specific enough; single characters are dropped);
 * digit-only tokens of at least 6 digits (shorter numbers occur everywhere);
+* not made only of placeholder words that exports write where a value is absent (``NAME^NONE``, ``ANONYMOUS``,
+  ``UNKNOWN``...), and not private creator strings (vendor names, not PHI);
 * name parts are also combined (``family given``, ``given family``, ``family^given``, CJK ``familygiven``) so a
   3-letter given name is still caught inside a full name;
 * matching is ASCII case-insensitive, and a token that starts (ends) with an ASCII letter or digit must not be
@@ -40,6 +42,13 @@ __all__ = ["PhiTokens", "Hit", "harvest_tokens", "scan", "token_rule"]
 _LOWER = bytes.maketrans(b"ABCDEFGHIJKLMNOPQRSTUVWXYZ", b"abcdefghijklmnopqrstuvwxyz")
 _ALNUM = frozenset(b"abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789")
 _CJK = re.compile(r"[\u3400-\u9fff\uf900-\ufaff\U00020000-\U0002ffff]")
+_PLACEHOLDERS = frozenset({
+    "none", "name", "noname", "unnamed", "unknown", "unk", "anonymous", "anonymized", "anonymised", "anon",
+    "redacted", "removed", "deidentified", "de-identified", "patient", "test", "null", "nil", "empty", "dummy",
+    "sample", "missing", "noid", "xxx", "xxxx", "n/a", "na", "other", "no",
+})
+"""Words that real exports put where a value is absent (``NAME^NONE``, ``ANONYMOUS``); never PHI."""
+_WORD_SPLIT = re.compile(r"[\s^=,.;:_-]+")
 _STRONG = 8
 _HASH_BITS = 22
 _CHUNK = 1 << 22
@@ -51,11 +60,14 @@ def token_rule(text: str) -> bool:
 
     Examples
     --------
-    >>> [token_rule(t) for t in ("Wei", "Zhang", "张伟", "张", "12345", "0912345", "  ")]
-    [False, True, True, False, False, True, False]
+    >>> [token_rule(t) for t in ("Wei", "Zhang", "张伟", "张", "12345", "0912345", "  ", "NAME^NONE")]
+    [False, True, True, False, False, True, False, False]
     """
     t = text.strip()
     if not t:
+        return False
+    words = [w for w in _WORD_SPLIT.split(t.lower()) if w]
+    if not words or all(w in _PLACEHOLDERS for w in words):
         return False
     if t.isdigit():
         return len(t) >= 6
@@ -255,7 +267,8 @@ def _harvest_dicom(h: _Harvest, path: Path) -> None:
             elif _DICOM_CLASS.get(kw):
                 for v in values:
                     h.add(_DICOM_CLASS[kw], str(v))
-            elif elem.tag.is_private and vr in ("LO", "SH", "ST", "LT", "UT", "PN"):
+            elif elem.tag.is_private and not elem.tag.is_private_creator and vr in ("LO", "SH", "ST", "LT", "UT",
+                                                                                    "PN"):
                 for v in values:
                     h.add("private_text", str(v))
 
@@ -264,8 +277,30 @@ def _harvest_dicom(h: _Harvest, path: Path) -> None:
 
 _ID_CLASS = {"MR": "patient_id", "NI": "patient_id", "PPN": "patient_id", "DL": "patient_id", "SS": "patient_id",
              "ACSN": "accession_number", "VN": "visit_number", "PLAC": "identifier", "FILL": "identifier"}
-_ORG_KEYS = frozenset({"serviceProvider", "managingOrganization", "organization", "custodian", "assigner",
-                       "provider", "insurer"})
+_ORG_KEYS = frozenset({"serviceProvider", "managingOrganization", "organization", "custodian", "provider",
+                       "hospital", "location"})
+_STAFF_KEYS = frozenset({"individual", "requester", "referrer", "resultsInterpreter", "performer", "actor", "author",
+                         "recorder", "asserter", "participant", "practitioner", "attester", "party", "who",
+                         "generalPractitioner", "enterer", "prescriber", "informant", "sender", "recipient"})
+_PERSON_TYPES = frozenset({"Practitioner", "PractitionerRole", "Patient", "RelatedPerson", "Person"})
+_REF_TYPE = re.compile(r"(?:^|/)([A-Z][A-Za-z]+)/[^/]+$")
+
+
+def _display_class(key: str, ref: dict) -> str | None:
+    """Class of a Reference.display worth harvesting: staff and patients' names, institutions; not drugs, payers."""
+    target = ref.get("reference")
+    m = _REF_TYPE.search(target) if isinstance(target, str) else None
+    if m:
+        if m.group(1) in _PERSON_TYPES:
+            return "physician_name" if m.group(1).startswith("Practitioner") else "person_name"
+        if m.group(1) in ("Organization", "Location") and key in _ORG_KEYS:
+            return "institution_name"
+        return None
+    if key in _STAFF_KEYS:
+        return "physician_name"
+    if key in _ORG_KEYS:
+        return "institution_name"
+    return None
 
 
 def _harvest_fhir(h: _Harvest, res, resource_type: str, key: str = "", depth: int = 0) -> None:
@@ -277,6 +312,10 @@ def _harvest_fhir(h: _Harvest, res, resource_type: str, key: str = "", depth: in
         return
     if not isinstance(res, dict):
         return
+    if key and isinstance(res.get("display"), str) and not ({"code", "system"} & res.keys()):
+        kind = _display_class(key, res)  # a Reference (or a list element of one) with a display text
+        if kind is not None:
+            h.add(kind, res["display"])
     rtype = res.get("resourceType") if isinstance(res.get("resourceType"), str) else resource_type
     for k, v in res.items():
         if k == "name" and isinstance(v, (list, dict)):
@@ -314,9 +353,6 @@ def _harvest_fhir(h: _Harvest, res, resource_type: str, key: str = "", depth: in
             h.add("uid", v)
         elif k == "authorString" and isinstance(v, str):
             h.add("physician_name", v)
-        elif isinstance(v, dict) and isinstance(v.get("display"), str) and not ({"code", "system"} & v.keys()):
-            h.add("institution_name" if k in _ORG_KEYS else "physician_name", v["display"])
-            _harvest_fhir(h, v, rtype, k, depth + 1)
         elif k == "text" and isinstance(v, dict):
             continue  # narrative repeats names already harvested from structured fields
         elif isinstance(v, (dict, list)):

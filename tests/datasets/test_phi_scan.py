@@ -40,6 +40,7 @@ def test_token_rule():
     assert token_rule("张伟") and token_rule("欧阳娜娜") and not token_rule("张")
     assert not token_rule("Wei") and token_rule("Zhang") and token_rule("Li Wei")
     assert not token_rule("12345") and token_rule("123456") and not token_rule("   ")
+    assert not token_rule("NAME^NONE") and not token_rule("Anonymous") and token_rule("None Smith")
 
 
 def test_harvest_covers_what_the_generator_wrote_in_structured_fields(tokens, generator_tokens):
