@@ -77,12 +77,15 @@ def load_frames(corpus_path: Path, sites: tuple[str, ...]) -> Frames:
     lab_rows: list[dict] = []
     aki_ids: list[str] = []
     if {"task", "input_path", "case_id"} <= set(index.columns):
+        base = corpus_path.resolve()
         for cid, rel in index.loc[index["task"] == "aki-48h", ["case_id", "input_path"]].itertuples(index=False):
             aki_ids.append(cid)
-            p = corpus_path / str(rel)
+            p = (corpus_path / str(rel)).resolve()
             try:
+                if not p.is_relative_to(base / "sites"):
+                    raise OSError("input path outside the corpus")  # flagged by index.input_path_content_addressed
                 bundle = json.loads(p.read_bytes())
-            except (OSError, ValueError):
+            except (OSError, ValueError, RecursionError):
                 bundle = {}
             lab_rows.extend(_lab_rows(cid, bundle if isinstance(bundle, dict) else {}))
     labs = pd.DataFrame(lab_rows, columns=["case_id", "system", "code", "unit", "value"])
