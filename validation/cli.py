@@ -945,12 +945,18 @@ def audit_verify(bundle: str, public_key: str, previous_checkpoint: str | None, 
 
 
 @cli.command()
+@click.option("--cases", type=click.IntRange(12, 2000), default=40, show_default=True,
+              help="Cases per task and site in the synthetic exports.")
 @click.pass_obj
-def demo(state: _State) -> None:
-    """Run the whole pipeline on the embedded default (what has been built so far)."""
+def demo(state: _State, cases: int) -> None:
+    """Run the whole pipeline on the embedded default: synthetic hospitals, ingest, protocols, a vendor's
+    submissions, sandboxed evaluation at 16 hospitals, results, audit export and offline verification.
+
+    Idempotent: run it again and it reuses what it made.
+    """
     from validation.demo import run_demo
 
-    run_demo(state.settings(), echo=click.echo)
+    run_demo(state.settings(), echo=click.echo, cases=cases)
 
 
 @cli.command()

@@ -1,0 +1,65 @@
+"""`clinval demo` end to end on a fresh home, twice; then every byte the platform wrote is scanned for the
+exports' PHI (database, MLflow store and artifacts, corpora, runs, models, audit bundle, the demo's own output)."""
+
+from __future__ import annotations
+
+import shutil
+import zipfile
+
+import pytest
+from click.testing import CliRunner
+
+from validation.cli import cli
+
+
+@pytest.fixture(scope="module")
+def demo_home(tmp_path_factory):
+    if shutil.which("bwrap") is None:
+        pytest.skip("bubblewrap is not installed (apt-get install bubblewrap); .ci/run installs it")
+    home = tmp_path_factory.mktemp("demo") / "home"
+    runner = CliRunner(env={"CLINVAL_HOME": str(home), "CLINVAL_SANDBOX": "bwrap"})
+    first = runner.invoke(cli, ["demo", "--cases", "24"], catch_exceptions=False)
+    assert first.exit_code == 0, first.output
+    second = runner.invoke(cli, ["demo", "--cases", "24"], catch_exceptions=False)
+    assert second.exit_code == 0, second.output
+    return home, first.output, second.output
+
+
+def test_demo_runs_the_pipeline_and_reuses_it(demo_home):
+    home, first, second = demo_home
+    for step in ("[2/7]", "[3/7]", "[4/7]", "[5/7]", "[6/7]", "[7/7]"):
+        assert step in first
+    assert first.count("AUROC") == 2 and "verification: OK" in first
+    assert "Reusing corpus" in second and "Reusing run" in second and "verification: OK" in second
+    assert "Traceback" not in first + second
+
+
+def test_the_demo_bundle_verifies_with_the_shipped_verifier(demo_home, tmp_path):
+    import subprocess
+    import sys
+
+    home, _, _ = demo_home
+    bundle = home / "demo-audit-bundle.zip"
+    with zipfile.ZipFile(bundle) as z:
+        (tmp_path / "verify_bundle.py").write_bytes(z.read("verify_bundle.py"))
+    key = home / "keys" / "audit-public-key.txt"
+    out = subprocess.run([sys.executable, "-I", str(tmp_path / "verify_bundle.py"), str(bundle), "--public-key",
+                          str(key)], capture_output=True, text=True)
+    assert out.returncode == 0, out.stdout + out.stderr
+
+
+def test_no_phi_anywhere_the_platform_wrote(demo_home, tmp_path):
+    from datasets.phi_scan import harvest_tokens, scan
+
+    home, first, second = demo_home
+    unpacked = tmp_path / "bundle"
+    with zipfile.ZipFile(home / "demo-audit-bundle.zip") as z:
+        z.extractall(unpacked)  # members may be compressed: scan them as they are inside
+    export = home / "demo-export"
+    tokens = harvest_tokens(export)
+    assert scan([export / "H09" / "dicom"], tokens), "the scan must see the PHI of the identified source"
+    written = [p for p in home.iterdir() if p.name != "demo-export"]
+    assert {p.name for p in written} >= {"platform.db", "mlflow.db", "corpora", "runs", "models", "mlartifacts",
+                                         "demo-audit-bundle.zip"}
+    hits = scan([*written, unpacked], tokens, extra_blobs={"demo stdout": (first + second).encode("utf-8")})
+    assert hits == [], [str(h) for h in hits]
