@@ -169,3 +169,25 @@ def test_esign_needs_the_password_a_reason_and_the_right_hospital(cast):
         actions = s.execute(text("SELECT action FROM audit_events")).scalars().all()
     assert "auth.refused" in actions and actions.count("access.denied") == 4
     assert not any(a.startswith("esign.") for a in actions)
+
+
+def test_export_carries_the_documents_events_name_by_hash(cast, tmp_path):
+    import hashlib
+    from pathlib import Path
+
+    from validation.protocols import load_protocol_file, publish_protocol
+
+    p, who = cast
+    root = Path(__file__).resolve().parents[2]
+    published, _ = publish_protocol(p, who["admin"], load_protocol_file(root / "examples/protocols/aki-48h.yaml"))
+    bundle = tmp_path / "b.zip"
+    export_bundle(p, who["reg"], bundle)
+    with zipfile.ZipFile(bundle) as z:
+        names = z.namelist()
+        carried = [n for n in names if n.startswith("artifacts/protocols/")]
+        assert carried == ["artifacts/protocols/aki-48h-v1.json"]
+        assert hashlib.sha256(z.read(carried[0])).hexdigest() == published.sha256
+    key = tmp_path / "key.txt"
+    key.write_text(public_key_text(p))
+    r = CliRunner().invoke(cli, ["audit", "verify", str(bundle), "--public-key", str(key), "--json"])
+    assert r.exit_code == 0 and json.loads(r.output)["artifacts"], r.output

@@ -165,6 +165,39 @@ def _run_events(events: list[dict], run_id: str) -> list[dict]:
     return [e for e in events if touches(e)]
 
 
+def _artifacts_for(platform: Platform, events: list[dict]) -> dict[str, bytes]:
+    """The documents the exported events name by hash (corpus manifests, published protocols, run results), each
+    carried only if its bytes still hash to what the event recorded."""
+    import hashlib
+
+    from validation.schema import ProtocolRecord
+
+    out: dict[str, bytes] = {}
+    for e in events:
+        digest, kind, oid = e.get("object_sha256"), e["action"], e["object_id"]
+        if not digest:
+            continue
+        data, name = None, None
+        if kind == "corpus.ingest" and len(oid) == 64 and all(c in "0123456789abcdef" for c in oid):
+            path = platform.home / "corpora" / oid / "manifest.json"
+            name = f"corpora/{oid}/manifest.json"
+            data = path.read_bytes() if path.is_file() else None
+        elif kind == "run.scored" and oid.startswith("run-") and oid[4:].isdigit():
+            path = platform.home / "runs" / oid / "results.json"
+            name = f"runs/{oid}/results.json"
+            data = path.read_bytes() if path.is_file() else None
+        elif kind == "protocol.publish" and "@" in oid:
+            pid, _, version = oid.partition("@")
+            with platform.db.read() as session:
+                row = session.scalars(select(ProtocolRecord).where(ProtocolRecord.protocol_id == pid,
+                                                                  ProtocolRecord.version == int(version))).first()
+                data = canonical_json(row.body) if row else None
+            name = f"protocols/{pid}-v{version}.json"
+        if data is not None and hashlib.sha256(data).hexdigest() == digest:
+            out[name] = data
+    return out
+
+
 def export_bundle(
     platform: Platform,
     principal: Principal,
@@ -220,7 +253,7 @@ def export_bundle(
             checkpoint_text=checkpoint,
             public_key_text=public_key_text(platform),
             signing_key=_signing_key(platform),
-            artifacts=artifacts or {},
+            artifacts={**_artifacts_for(platform, selected), **(artifacts or {})},
             previous_checkpoint_text=from_checkpoint,
         )
     except AuditError as exc:
