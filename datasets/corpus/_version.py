@@ -90,7 +90,8 @@ def load_corpus(path: str | os.PathLike) -> CorpusVersion:
     Raises
     ------
     CorpusIntegrityError
-        Naming the first bad file (``.path``) and what is wrong with it (``.problem``).
+        Naming the first bad file (``.path``) and what is wrong with it (``.problem``): missing or extra files
+        first (in sorted path order), then files whose size or sha256 differs.
     """
     root = Path(path)
     mpath = root / MANIFEST_NAME

@@ -68,6 +68,7 @@ def test_quality_json_beside_the_manifest_is_allowed(small_corpus, tmp_path):
     assert load_corpus(v).corpus_id == small_corpus.corpus_id
 
 
+@pytest.mark.filterwarnings("ignore:VR lookup failed")  # pydicom reading the text file planted as DICOM
 def test_broken_and_hostile_inputs_are_quarantined_or_counted(corpus_export, tmp_path):
     export = tmp_path / "export"
     shutil.copytree(corpus_export / "DEV", export / "DEV")
