@@ -747,6 +747,47 @@ def evaluate(state: _State, submission_id: str | None, corpus_id: str | None, si
         raise SystemExit(1)
 
 
+@cli.command()
+@click.argument("run_a")
+@click.argument("run_b")
+@json_option
+@click.pass_obj
+def compare(state: _State, run_a: str, run_b: str, as_json: bool) -> None:
+    """Compare two runs on the same corpus version: AUROC difference (A - B) by paired DeLong, pooled and per site."""
+    from validation.runs.compare import compare_runs
+
+    rows = compare_runs(state.platform(), state.principal(), run_a, run_b)
+    if as_json:
+        _emit_json(rows)
+        return
+
+    def fmt(r):
+        if r["difference"] is None:
+            return "-"
+        return f"{r['difference']:+.3f} [{r['ci_low']:+.3f}, {r['ci_high']:+.3f}] p={r['p_value']:.3g}"
+
+    _table([{**r, "auroc A-B [95% CI]": fmt(r)} for r in rows], ["group_kind", "group", "n", "auroc A-B [95% CI]",
+                                                                "note"])
+
+
+@cli.command("runs")
+@click.option("--submission", default=None, help="Only runs of this submission.")
+@json_option
+@click.pass_obj
+def runs_list(state: _State, submission: str | None, as_json: bool) -> None:
+    """List the runs you may see (vendors: their own; reviewers: runs on their hospital's data)."""
+    from validation.runs import list_runs
+
+    items = [i for i in list_runs(state.platform(), state.principal())
+             if submission is None or i.submission_id == submission]
+    if as_json:
+        _emit_json(items)
+    else:
+        _table([{"id": i.id, "submission": i.submission_id, "org": i.org, "protocol": i.protocol_id,
+                 "state": i.state, "complete": i.complete, "created_at": i.created_at} for i in items],
+               ["id", "submission", "org", "protocol", "state", "complete", "created_at"])
+
+
 @cli.group(cls=_Group)
 def run() -> None:
     """Evaluation runs: progress, results, case-level results for reviewers."""

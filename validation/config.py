@@ -9,7 +9,8 @@ environment variable       ``clinval.toml`` key         default
 ``CLINVAL_HOME``           (none)                       ``./.clinval``
 ``CLINVAL_DB_URL``         ``db_url``                   ``sqlite:///$CLINVAL_HOME/platform.db``
 ``MLFLOW_TRACKING_URI``    ``mlflow_tracking_uri``      ``sqlite:///$CLINVAL_HOME/mlflow.db``
-``CLINVAL_SANDBOX``        ``sandbox``                  ``auto`` (``bwrap``, ``none`` or ``auto``)
+``CLINVAL_SANDBOX``        ``sandbox``                  ``auto`` (``bwrap``, ``process``, ``none`` or ``auto``)
+``CLINVAL_ALLOW_UNSANDBOXED`` ``allow_unsandboxed``     ``false`` (``none`` may run vendor code only if true)
 ``CLINVAL_SCHEDULER``      ``scheduler``                none: local worker processes
 ``CLINVAL_MIN_CELL``       ``min_cell``                 ``10`` (smallest group shown to vendors and regulators)
 =========================  ===========================  ==========================================
@@ -29,14 +30,15 @@ from validation.exceptions import ConfigError
 
 __all__ = ["Settings", "load_settings", "SANDBOX_MODES"]
 
-SANDBOX_MODES = ("auto", "bwrap", "none")
-_FILE_KEYS = {"db_url", "mlflow_tracking_uri", "sandbox", "scheduler", "min_cell"}
+SANDBOX_MODES = ("auto", "bwrap", "process", "none")
+_FILE_KEYS = {"db_url", "mlflow_tracking_uri", "sandbox", "scheduler", "min_cell", "allow_unsandboxed"}
 _ENV_KEYS = {
     "db_url": "CLINVAL_DB_URL",
     "mlflow_tracking_uri": "MLFLOW_TRACKING_URI",
     "sandbox": "CLINVAL_SANDBOX",
     "scheduler": "CLINVAL_SCHEDULER",
     "min_cell": "CLINVAL_MIN_CELL",
+    "allow_unsandboxed": "CLINVAL_ALLOW_UNSANDBOXED",
 }
 _DB_SCHEMES = ("sqlite", "postgresql+psycopg2")
 _SCHEDULER = re.compile(r"^tcp://[A-Za-z0-9.\-\[\]:]+:\d{1,5}$")
@@ -55,8 +57,11 @@ class Settings:
     mlflow_tracking_uri : str
         MLflow tracking URI; always set explicitly for MLflow.
     sandbox : str
-        ``bwrap`` (refuse to run vendor code without bubblewrap), ``none`` (no isolation; loud, recorded in every
-        run) or ``auto`` (bubblewrap when installed, otherwise ``none``).
+        ``bwrap`` (refuse to run vendor code without bubblewrap), ``process`` (a separate process with rlimits and
+        a network namespace only; loud, recorded in every run), ``none`` (trusted code only: refused for vendor
+        submissions unless ``allow_unsandboxed``) or ``auto`` (bubblewrap when installed, otherwise ``process``).
+    allow_unsandboxed : bool
+        Let ``sandbox = "none"`` run vendor models (an admin's explicit choice, for trusted code only).
     scheduler : str or None
         ``tcp://host:port`` of a Dask scheduler, or None for local worker processes.
     min_cell : int
@@ -71,6 +76,7 @@ class Settings:
     sandbox: str = "auto"
     scheduler: str | None = None
     min_cell: int = 10
+    allow_unsandboxed: bool = False
     sources: Mapping[str, str]
 
     def __post_init__(self) -> None:
@@ -179,6 +185,7 @@ def load_settings(env: Mapping[str, str] | None = None, *, home: str | os.PathLi
         "sandbox": "auto",
         "scheduler": None,
         "min_cell": 10,
+        "allow_unsandboxed": False,
     }
     sources = {key: "default" for key in values}
     for key, value in file_values.items():
@@ -194,6 +201,13 @@ def load_settings(env: Mapping[str, str] | None = None, *, home: str | os.PathLi
             values["min_cell"] = int(values["min_cell"])
         except ValueError:
             raise ConfigError(f"CLINVAL_MIN_CELL must be a whole number, got {values['min_cell']!r}") from None
+    flag = values["allow_unsandboxed"]
+    if isinstance(flag, str):
+        if flag.strip().lower() not in ("1", "true", "yes", "0", "false", "no"):
+            raise ConfigError(f"CLINVAL_ALLOW_UNSANDBOXED must be true or false, got {flag!r}")
+        values["allow_unsandboxed"] = flag.strip().lower() in ("1", "true", "yes")
+    elif not isinstance(flag, bool):
+        raise ConfigError(f"allow_unsandboxed must be true or false, got {flag!r}")
     for key in ("db_url", "mlflow_tracking_uri", "sandbox"):
         if not isinstance(values[key], str):
             raise ConfigError(f"{key} must be a string, got {values[key]!r}")

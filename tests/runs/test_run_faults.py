@@ -83,3 +83,34 @@ def test_a_site_that_fails_makes_the_run_partial_not_complete(world):
     assert info.state == "scored" and info.complete is False and "H09" in info.error
     res = get_results(platform, people["admin"], run.id)
     assert {r["group"] for r in res.results if r["group_kind"] == "site"} == {"H01", "H05"}
+
+
+def test_a_model_changed_after_submission_is_refused_before_it_runs(world):
+    platform, people, submission, corpus = world
+    from validation.registry import get_submission, model_path
+
+    sha = get_submission(platform, people["admin"], submission).model_sha256
+    weights = next(p for p in model_path(platform, sha).rglob("*.json"))
+    original = weights.read_bytes()
+    run = create_run(platform, people["admin"], submission, corpus, sites=["H01"])
+    weights.chmod(0o644)
+    try:
+        weights.write_bytes(original.replace(b"0", b"1", 1))
+        info = execute_run(platform, people["admin"], run.id)
+    finally:
+        weights.write_bytes(original)
+        weights.chmod(0o444)
+    assert info.state == "failed" and "hash mismatch" in info.error
+    assert not (run_dir(platform, run.id) / "predictions").exists()
+
+
+def test_unsandboxed_runs_of_vendor_code_are_refused(world, monkeypatch):
+    import dataclasses
+
+    from validation.exceptions import Conflict
+
+    platform, people, submission, corpus = world
+    run = create_run(platform, people["admin"], submission, corpus, sites=["H01"])
+    monkeypatch.setattr(platform, "settings", dataclasses.replace(platform.settings, sandbox="none"))
+    with pytest.raises(Conflict, match="without isolation"):
+        execute_run(platform, people["admin"], run.id)

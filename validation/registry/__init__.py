@@ -12,6 +12,7 @@ from validation.registry.service import (
     model_path,
     set_state,
     submit_model,
+    verify_model,
 )
 
 __all__ = [
@@ -28,6 +29,7 @@ __all__ = [
     "model_path",
     "set_state",
     "submit_model",
+    "verify_model",
     "SMOKE_CASES",
     "dev_corpus_for",
     "smoke_test",

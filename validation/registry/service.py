@@ -22,7 +22,7 @@ from validation.registry.card import ModelCard
 from validation.registry.checks import StaticReport, check_model_dir
 from validation.schema import Submission
 
-__all__ = ["SubmissionInfo", "submit_model", "list_submissions", "get_submission", "model_path", "set_state", "STATES"]
+__all__ = ["SubmissionInfo", "submit_model", "verify_model", "list_submissions", "get_submission", "model_path", "set_state", "STATES"]
 
 STATES = ("submitted", "ready", "rejected")
 
@@ -61,6 +61,18 @@ def model_path(platform: Platform, model_sha256: str) -> Path:
     if len(model_sha256) != 64 or any(c not in "0123456789abcdef" for c in model_sha256):
         raise InvalidInput("not a model hash")
     return platform.home / "models" / model_sha256
+
+
+def verify_model(platform: Platform, model_sha256: str) -> Path:
+    """The stored model, re-hashed: raises :class:`Conflict` if any byte changed since submission."""
+    path = model_path(platform, model_sha256)
+    if not path.is_dir():
+        raise Conflict("the submitted model's files are missing from the platform's store",
+                       hint="restore the models/ folder from backup, or ask the vendor to submit again")
+    if check_model_dir(path, view="dicom").sha256 != model_sha256:
+        raise Conflict("the model's files changed since submission (hash mismatch); refusing to run them",
+                       hint="investigate the store; the vendor must submit again")
+    return path
 
 
 def _store_copy(platform: Platform, source: Path, report: StaticReport) -> Path:

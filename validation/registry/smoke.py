@@ -57,7 +57,16 @@ def smoke_test(platform: Platform, principal: Principal, submission_id: str, *,
         raise Conflict(f"no usable corpus has DEV cases of {task} for the smoke test",
                        hint="an admin must ingest a corpus that includes the DEV site")
     cdir = corpus_dir(platform, corpus_id)
-    isolation = {"bwrap": "bwrap", "auto": "auto", "none": "process"}[platform.settings.sandbox]
+    from validation.registry.service import verify_model
+
+    try:
+        verify_model(platform, model_sha)
+    except Conflict as exc:
+        set_state(platform, SYSTEM, submission_id, "rejected", [f"smoke test refused: {exc.message}"])
+        return get_submission(platform, principal, submission_id)
+    from validation.runs.service import _isolation
+
+    isolation = _isolation(platform)
     with tempfile.TemporaryDirectory(prefix="clinval-smoke-", dir=platform.home / "runs") as tmp:
         job = SiteJob(run_id=f"smoke-{submission_id}", site="DEV", task=task, split="dev", corpus_dir=str(cdir),
                       run_dir=tmp, model_dir=str(model_path(platform, model_sha)), batch_size=SMOKE_CASES,

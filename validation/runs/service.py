@@ -116,7 +116,13 @@ def _versions() -> dict:
 
 
 def _isolation(platform: Platform) -> str:
-    return {"bwrap": "bwrap", "auto": "auto", "none": "process"}[platform.settings.sandbox]
+    """The sandbox mode for vendor code; ``none`` only if an admin allowed it in the configuration."""
+    mode = platform.settings.sandbox
+    if mode == "none" and not platform.settings.allow_unsandboxed:
+        raise Conflict("CLINVAL_SANDBOX=none would run vendor code without isolation; refused",
+                       hint="use bwrap (apt-get install bubblewrap) or process; set allow_unsandboxed only for "
+                            "trusted code")
+    return mode
 
 
 def create_run(platform: Platform, principal: Principal, submission_id: str, corpus_id: str, *,
@@ -217,7 +223,7 @@ def execute_run(platform: Platform, principal: Principal, run_id: str, *, schedu
     """
     from validation.corpora import corpus_dir
     from validation.protocols import get_protocol
-    from validation.registry import model_path
+    from validation.registry import model_path, verify_model
     from validation.runs.executors import make_executor
     from validation.runs.work import SiteJob
 
@@ -238,13 +244,19 @@ def execute_run(platform: Platform, principal: Principal, run_id: str, *, schedu
             pending = [s.site for s in session.scalars(select(RunSite).where(RunSite.run_id == run_id))
                        if s.state != "done"]
             cdir, model_dir = corpus_dir(platform, row.corpus_id), model_path(platform, row.model_sha256)
-            batch_size, corpus_id = row.batch_size, row.corpus_id
+            batch_size, corpus_id, row_model_sha = row.batch_size, row.corpus_id, row.model_sha256
         scheduler = scheduler if scheduler is not None else platform.settings.scheduler
+        isolation = _isolation(platform)
+        try:
+            verify_model(platform, row_model_sha)
+        except Conflict as exc:
+            _set_state(platform, principal, run_id, "failed", complete=False, error=exc.message)
+            return get_run(platform, principal, run_id)
         executor = make_executor(scheduler, workers=workers)
         _set_state(platform, principal, run_id, "running", executor=executor.name)
         jobs = [SiteJob(run_id=run_id, site=site, task=protocol.task, split="test", corpus_dir=str(cdir),
                         run_dir=str(rdir), model_dir=str(model_dir), batch_size=batch_size,
-                        isolation=_isolation(platform)) for site in pending]
+                        isolation=isolation) for site in pending]
 
         def on_done(outcome) -> None:
             with platform.db.write() as session:
