@@ -105,6 +105,20 @@ def _platform_blobs(platform: Platform) -> dict[str, bytes]:
     return blobs
 
 
+def _ingest_failed(platform: Platform, principal: Principal, corpus_id: str, hits: list) -> None:
+    """Record a PHI-leak failure (token class and file, never the token) and raise :class:`IngestFailed`."""
+    first = hits[0] if hits else None
+    where = Path(str(first.location)).name if first else "-"
+    kind = first.token_class if first else "-"
+    with platform.db.write() as session:
+        append_event(session, principal, "corpus.ingest_failed", "corpus", corpus_id,
+                     details={"reason": "phi-leak", "hits": len(hits), "first_class": kind, "first_file": where})
+    raise IngestFailed(
+        f"PHI leak scan found {len(hits)} hit(s), first a {kind} in {where}; nothing was registered",
+        hint="report this as a de-identification defect; do not use this export until it is fixed",
+    )
+
+
 def ingest_corpus(
     platform: Platform,
     principal: Principal,
@@ -124,7 +138,7 @@ def ingest_corpus(
         The PHI scan found identifying data: the version is deleted and the failure recorded (token class and file,
         never the token).
     """
-    from datasets.corpus import CorpusError, build_corpus
+    from datasets.corpus import CorpusError, PhiLeakError, build_corpus
     from datasets.phi_scan import harvest_tokens, scan
     from datasets.quality import run_quality
 
@@ -136,6 +150,8 @@ def ingest_corpus(
     try:
         version = build_corpus(export_dir, root, secret=pseudonym_secret(platform), sites=sites,
                                progress=progress, workers=workers)
+    except PhiLeakError as exc:  # the corpus's own gate: nothing was written
+        _ingest_failed(platform, principal, "-", list(exc.hits))
     except CorpusError as exc:
         raise InvalidInput(f"cannot ingest {export_dir.name}: {exc}") from None
     with platform.db.read() as session:
@@ -147,16 +163,7 @@ def ingest_corpus(
     hits = scan([version.path], tokens, extra_blobs=_platform_blobs(platform))
     if hits:
         shutil.rmtree(version.path, ignore_errors=True)
-        first = hits[0]
-        with platform.db.write() as session:
-            append_event(session, principal, "corpus.ingest_failed", "corpus", version.corpus_id,
-                         details={"reason": "phi-leak", "hits": len(hits), "first_class": first.token_class,
-                                  "first_file": Path(str(first.location)).name})
-        raise IngestFailed(
-            f"PHI leak scan found {len(hits)} hit(s), first a {first.token_class} in "
-            f"{Path(str(first.location)).name}; the corpus version was deleted",
-            hint="report this as a de-identification defect; do not use this export until it is fixed",
-        )
+        _ingest_failed(platform, principal, version.corpus_id, hits)
     now = datetime.now(UTC)
     with platform.db.write() as session:
         row = Corpus(id=version.corpus_id, name=(name or export_dir.name)[:200], sites=list(version.sites),

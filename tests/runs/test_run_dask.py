@@ -32,6 +32,10 @@ def _predictions(platform, run_id):
 
 
 def test_sites_run_on_workers_that_carry_their_resource(world, cluster):
+    from sqlalchemy import text
+
+    from validation.runs import get_results
+
     platform, people, submission, corpus = world
     run = create_run(platform, people["admin"], submission, corpus, sites=["H01", "H05", "H09"], batch_size=8)
     info = execute_run(platform, people["admin"], run.id, scheduler=cluster.scheduler_address)
@@ -39,6 +43,30 @@ def test_sites_run_on_workers_that_carry_their_resource(world, cluster):
     assert sites["H01"].state == sites["H05"].state == "done", [(s.site, s.reason) for s in info.sites]
     assert sites["H09"].state == "failed" and "site-H09" in sites["H09"].reason
     assert info.executor.startswith("dask") and info.complete is False
+    # Where each site's task ran: a worker of this cluster that offers the site's resource.
+    with platform.db.read() as s:
+        details = s.execute(text("SELECT details FROM audit_events WHERE action = 'run.site.done' AND "
+                                 "object_id = :r"), {"r": run.id}).scalars().all()
+    import json
+
+    workers = {json.loads(d)["site"] if isinstance(d, str) else d["site"]:
+               (json.loads(d) if isinstance(d, str) else d)["worker"] for d in details}
+    offered = {addr for addr, w in cluster.scheduler_info["workers"].items() if "site-H01" in w["resources"]}
+    assert workers.keys() == {"H01", "H05"} and all(w.startswith("dask:") for w in workers.values())
+    assert {w.removeprefix("dask:") for w in workers.values()} <= offered
+    # The same sites on local worker processes give the same predictions and the same numbers.
+    local = create_run(platform, people["admin"], submission, corpus, sites=["H01", "H05"], batch_size=8)
+    execute_run(platform, people["admin"], local.id)
+    dask_only = create_run(platform, people["admin"], submission, corpus, sites=["H01", "H05"], batch_size=8)
+    execute_run(platform, people["admin"], dask_only.id, scheduler=cluster.scheduler_address)
+    a = _predictions(platform, local.id).sort_values("case_id").reset_index(drop=True)
+    b = _predictions(platform, dask_only.id).sort_values("case_id").reset_index(drop=True)
+    pd.testing.assert_frame_equal(a, b)
+    ra = [(r["metric"], r["group_kind"], r["group"], r["estimate"]) for r in
+          get_results(platform, people["admin"], local.id).results]
+    rb = [(r["metric"], r["group_kind"], r["group"], r["estimate"]) for r in
+          get_results(platform, people["admin"], dask_only.id).results]
+    assert ra == rb
 
 
 def test_a_worker_killed_mid_task_loses_nothing(world, cluster):

@@ -134,3 +134,27 @@ def test_a_scored_run_cannot_be_resumed(world, scored):
 
     with pytest.raises(Conflict):
         execute_run(platform, people["admin"], scored.id)
+
+
+def test_mlflow_tracks_the_run_with_aggregates_only_and_links_the_model_version(world, scored):
+    from mlflow.tracking import MlflowClient
+
+    platform, people, submission, _ = world
+    client = MlflowClient(tracking_uri=platform.settings.mlflow_tracking_uri,
+                          registry_uri=platform.settings.mlflow_tracking_uri)
+    run = client.get_run(scored.mlflow_run_id)
+    exp = client.get_experiment(run.info.experiment_id)
+    assert exp.name == "clinval-evaluations-cxr-pneumonia"
+    res = get_results(platform, people["admin"], scored.id)
+    overall = next(r for r in res.results if r["metric"] == "auroc" and r["group_kind"] == "overall")
+    assert run.data.metrics["auroc"] == pytest.approx(overall["estimate"])
+    assert run.data.metrics["auroc.ci_low"] == pytest.approx(overall["ci_low"])
+    assert {f"auroc.site.{s}" for s in EVAL_SITES} <= set(run.data.metrics)
+    assert run.data.params["model_sha256"] == scored.model_sha256 and run.data.tags["clinval.vendor"] == "acme-ai"
+    from validation.registry import get_submission
+
+    sub = get_submission(platform, people["admin"], submission)
+    mv = client.get_model_version(sub.mlflow_name, sub.mlflow_version)
+    assert mv.tags[f"clinval.run.{scored.id}"] == scored.mlflow_run_id
+    artifacts = [a.path for a in client.list_artifacts(scored.mlflow_run_id)]
+    assert artifacts == ["results.json"]

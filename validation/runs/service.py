@@ -267,6 +267,7 @@ def execute_run(platform: Platform, principal: Principal, run_id: str, *, schedu
                 append_event(session, principal, f"run.site.{outcome.state}", "run", run_id,
                              details={"run": run_id, "site": outcome.site, "cases": outcome.n_cases,
                                       "batches": outcome.batches_done, "isolation": outcome.isolation,
+                                      "worker": outcome.where,
                                       "reason": (outcome.reason or "")[:300]})
             if progress is not None:
                 progress(outcome.site, outcome)
@@ -331,26 +332,37 @@ def _score(platform, principal, run_id, cdir, rdir, protocol, corpus_id) -> None
 
 
 def _log_mlflow(platform, run_id, protocol, corpus_id, results, scored, rdir) -> str | None:
-    """Track the run in MLflow (aggregates only: params, overall metrics, results and verdicts as artifacts)."""
+    """Track the run in MLflow (aggregates only): one experiment per protocol; params (versions, hashes,
+    threshold), metrics (pooled and per site, CI bounds as separate metrics), tags (vendor, submission, verdicts)
+    and the results/verdicts JSON as an artifact; the registered model version gets a tag pointing at the run."""
     os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
     from mlflow.exceptions import MlflowException
     from mlflow.tracking import MlflowClient
 
-    client = MlflowClient(tracking_uri=platform.settings.mlflow_tracking_uri)
+    client = MlflowClient(tracking_uri=platform.settings.mlflow_tracking_uri,
+                          registry_uri=platform.settings.mlflow_tracking_uri)
+    experiment = f"clinval-evaluations-{protocol.id}"
     try:
-        exp = client.get_experiment_by_name("clinval-evaluations")
+        exp = client.get_experiment_by_name(experiment)
         if exp is None:
-            root = platform.home / "mlartifacts" / "evaluations"
+            root = platform.home / "mlartifacts" / "evaluations" / protocol.id
             root.mkdir(parents=True, exist_ok=True)
-            exp_id = client.create_experiment("clinval-evaluations", artifact_location=root.as_uri())
+            exp_id = client.create_experiment(experiment, artifact_location=root.as_uri())
         else:
             exp_id = exp.experiment_id
         with platform.db.read() as session:
             row = session.get(Run, run_id)
+            sub = session.get(Submission, row.submission_id)
             params = {"run": run_id, "submission": row.submission_id, "protocol": f"{row.protocol_id}@"
                       f"{row.protocol_version}", "protocol_sha256": row.protocol_sha256, "corpus": corpus_id,
-                      "model_sha256": row.model_sha256, "threshold": row.threshold, **row.versions}
-        run = client.create_run(exp_id, run_name=run_id, tags={"clinval.run": run_id})
+                      "model_sha256": row.model_sha256, "threshold": row.threshold, "sites": ",".join(row.sites),
+                      **{f"version.{k}": v for k, v in row.versions.items()}}
+            model_name, model_version, vendor = sub.mlflow_name, sub.mlflow_version, row.org
+        verdicts = {v["criterion"]: v["status"] for v in scored.verdicts}
+        tags = {"clinval.run": run_id, "clinval.vendor": vendor, "clinval.submission": params["submission"],
+                "clinval.verdict": "pass" if verdicts and all(v == "pass" for v in verdicts.values()) else "not-pass",
+                **{f"clinval.verdict.{k}": v for k, v in verdicts.items()}}
+        run = client.create_run(exp_id, run_name=run_id, tags=tags)
         for key, value in params.items():
             client.log_param(run.info.run_id, key, str(value)[:500])
         for record in results[results["group_kind"].isin(["overall", "site"])].to_dict(orient="records"):
@@ -362,6 +374,8 @@ def _log_mlflow(platform, run_id, protocol, corpus_id, results, scored, rdir) ->
                     client.log_metric(run.info.run_id, name, float(value))
         client.log_artifact(run.info.run_id, str(rdir / "results.json"))
         client.set_terminated(run.info.run_id)
+        if model_name and model_version:
+            client.set_model_version_tag(model_name, model_version, f"clinval.run.{run_id}", run.info.run_id)
         return run.info.run_id
     except MlflowException:
         return None

@@ -48,6 +48,19 @@ class SiteOutcome:
     isolation: str = ""
     elapsed: float = 0.0
     warnings: tuple[str, ...] = field(default_factory=tuple)
+    where: str = ""
+
+
+def _where() -> str:
+    """Which worker ran the job: the Dask worker's address, else this host and process."""
+    try:
+        from distributed import get_worker
+
+        return f"dask:{get_worker().address}"
+    except (ImportError, ValueError):
+        import socket
+
+        return f"local:{socket.gethostname()}:{os.getpid()}"
 
 
 def site_cases(corpus_dir: str | Path, site: str, task: str, split: str, max_cases: int | None = None):
@@ -125,6 +138,7 @@ def run_site(job: SiteJob) -> SiteOutcome:
     from validation.sandbox import SandboxLimits, run_model
 
     started = time.monotonic()
+    where = _where()
     try:
         cases = site_cases(job.corpus_dir, job.site, job.task, job.split, job.max_cases)
     except (OSError, ValueError, KeyError) as exc:
@@ -147,11 +161,12 @@ def run_site(job: SiteJob) -> SiteOutcome:
             if result.status != "ok":
                 return SiteOutcome(site=job.site, state="failed", n_cases=len(cases), n_batches=n_batches,
                                    batches_done=len(done), reason=result.reason, isolation=isolation,
-                                   elapsed=time.monotonic() - started, warnings=tuple(warnings))
+                                   elapsed=time.monotonic() - started, warnings=tuple(warnings), where=where)
             predictions = pd.read_parquet(result.predictions)[["case_id", "score"]]
             if list(predictions["case_id"]) != list(batch["case_id"]):
                 predictions = predictions.set_index("case_id").loc[batch["case_id"]].reset_index()
             _write_atomically(predictions, batch_file(job.run_dir, job.site, k))
             done.add(k)
     return SiteOutcome(site=job.site, state="done", n_cases=len(cases), n_batches=n_batches, batches_done=len(done),
-                       isolation=isolation, elapsed=time.monotonic() - started, warnings=tuple(warnings))
+                       isolation=isolation, elapsed=time.monotonic() - started, warnings=tuple(warnings),
+                       where=where)
