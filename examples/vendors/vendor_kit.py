@@ -95,7 +95,7 @@ def model_module(folder: str):
     spec = importlib.util.spec_from_file_location(f"clinval_vendor_{folder}", HERE / folder / "model.py")
     module = importlib.util.module_from_spec(spec)
     with warnings.catch_warnings():  # mlflow's advice to add type hints to predict
-        warnings.filterwarnings("ignore", category=UserWarning, module="mlflow")
+        warnings.simplefilter("ignore", UserWarning)
         spec.loader.exec_module(module)
     return module
 
@@ -186,7 +186,7 @@ def build(kind_or_task: str, corpus_dir: str | Path, out_dir: str | Path, *, ven
     model_dir = out_dir / "model"
     requirements = ["mlflow==3.17.2", "numpy", "pandas"] + (["pydicom"] if task == "cxr-pneumonia" else [])
     with warnings.catch_warnings():  # advice about type hints and input examples, not about this model
-        warnings.filterwarnings("ignore", category=UserWarning, module="mlflow")
+        warnings.simplefilter("ignore", UserWarning)
         mlflow.pyfunc.save_model(str(model_dir), python_model=str(HERE / example.folder / "model.py"),
                                  artifacts={"weights": str(weights_path)}, signature=signature,
                                  pip_requirements=requirements)
