@@ -87,7 +87,7 @@ KINDS = {
 }
 """Backward-compatible view: task -> (model folder, model name, default threshold)."""
 
-AKI_THRESHOLD = 0.3
+AKI_DEV_SENSITIVITY = 0.9
 
 
 def model_module(folder: str):
@@ -142,12 +142,12 @@ def dev_training_set(corpus_dir: Path, task: str, module) -> tuple[np.ndarray, n
     return x, cases["label"].to_numpy(dtype=float)
 
 
-def _threshold(task: str, scores: np.ndarray, y: np.ndarray, logit_scale: float) -> float:
-    if task == "cxr-pneumonia":
+def _threshold(task: str, scores: np.ndarray, y: np.ndarray) -> float:
+    """The operating threshold a vendor reads off its DEV scores (rounded to 4 decimals, within [0.01, 0.99])."""
+    if task == "cxr-pneumonia":  # flag 1.3 times the DEV prevalence
         threshold = float(np.quantile(scores, 1 - max(y.mean(), 0.05) * 1.3))
-    else:  # the same operating point whatever the logit scale: the 2x2 table does not change with it
-        logit = np.log(AKI_THRESHOLD / (1 - AKI_THRESHOLD))
-        threshold = float(1.0 / (1.0 + np.exp(-logit_scale * logit)))
+    else:  # an early warning: the DEV score at which DEV sensitivity is AKI_DEV_SENSITIVITY
+        threshold = float(np.quantile(scores[y == 1], 1 - AKI_DEV_SENSITIVITY, method="lower"))
     return round(min(max(threshold, 0.01), 0.99), 4)
 
 
@@ -175,9 +175,11 @@ def build(kind_or_task: str, corpus_dir: str | Path, out_dir: str | Path, *, ven
     if len(y) < 10 or y.min() == y.max():
         raise SystemExit(f"DEV has {len(y)} {task} cases with one class only or too few; ingest more DEV cases")
     weights = fit_logistic(x, y)
-    if example.logit_scale != 1.0:
+    threshold = _threshold(task, getattr(module, "score", module.logistic)(weights, x), y)
+    if example.logit_scale != 1.0:  # the same operating point on the rescaled scores: the same 2x2 table
         weights = scaled_logit(weights, example.logit_scale)
-    threshold = _threshold(task, module.logistic(weights, x), y, example.logit_scale)
+        logit = np.log(threshold / (1.0 - threshold))
+        threshold = float(1.0 / (1.0 + np.exp(-example.logit_scale * logit)))
     out_dir.mkdir(parents=True, exist_ok=True)
     weights_path = out_dir / "weights.json"
     weights_path.write_text(json.dumps(weights, indent=2))
