@@ -9,7 +9,7 @@ from examples_centre import MGDL_SITES, MONOCHROME1_SITES, MONOCHROME2_SITES, SI
 
 from evaluators import auroc, calibration_slope, ece
 
-pytestmark = pytest.mark.filterwarnings("ignore:Add type hints:UserWarning")
+pytestmark = pytest.mark.filterwarnings("ignore:.*Add type hints:UserWarning")  # mlflow advice, coloured
 
 
 def _auroc(frame) -> float:

@@ -14,7 +14,7 @@ from examples_centre import KIT_PATH, ROOT
 
 from validation.registry import check_model_dir, load_model_card
 
-pytestmark = pytest.mark.filterwarnings("ignore:Add type hints:UserWarning")
+pytestmark = pytest.mark.filterwarnings("ignore:.*Add type hints:UserWarning")  # mlflow advice, coloured
 VIEWS = {"cxr-pneumonia": "dicom", "aki-48h": "fhir"}
 
 
