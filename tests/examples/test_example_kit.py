@@ -52,11 +52,13 @@ def test_rebuilding_gives_the_same_weights_and_cards(centre, kit, tmp_path):
     again = kit.build_all(corpus_dir, tmp_path)
     for name, (model_dir, card_path) in built.items():
         assert (again[name][1]).read_bytes() == card_path.read_bytes(), name
-        assert (again[name][0].parent / "weights.json").read_bytes() == (model_dir.parent / "weights.json").read_bytes()
+        weights = again[name][0].parent / "weights.json"
+        assert weights.read_bytes() == (model_dir.parent / "weights.json").read_bytes(), name
 
 
 def test_task_names_build_the_competent_models_through_the_old_path(centre, tmp_path):
-    spec = importlib.util.spec_from_file_location("clinval_test_old_kit", ROOT / "examples" / "models" / "vendor_kit.py")
+    old_path = ROOT / "examples" / "models" / "vendor_kit.py"
+    spec = importlib.util.spec_from_file_location("clinval_test_old_kit", old_path)
     old = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(old)
     assert set(old.KINDS) == {"cxr-pneumonia", "aki-48h"}
@@ -65,7 +67,8 @@ def test_task_names_build_the_competent_models_through_the_old_path(centre, tmp_
     model_dir, card_path = old.build("aki-48h", corpus_dir, tmp_path / "aki")
     assert model_dir == tmp_path / "aki" / "model"
     assert yaml.safe_load(card_path.read_text())["model_name"] == "aki-early-warning"
-    assert (tmp_path / "aki" / "weights.json").read_bytes() == (built["aki-risk"][0].parent / "weights.json").read_bytes()
+    competent = built["aki-risk"][0].parent / "weights.json"
+    assert (tmp_path / "aki" / "weights.json").read_bytes() == competent.read_bytes()
 
 
 def test_unknown_example_is_refused(centre, kit, tmp_path):
