@@ -17,7 +17,8 @@ def demo_home(tmp_path_factory):
     if shutil.which("bwrap") is None:
         pytest.skip("bubblewrap is not installed (apt-get install bubblewrap); .ci/run installs it")
     home = tmp_path_factory.mktemp("demo") / "home"
-    runner = CliRunner(env={"CLINVAL_HOME": str(home), "CLINVAL_SANDBOX": "bwrap"})
+    runner = CliRunner(env={"CLINVAL_HOME": str(home), "CLINVAL_SANDBOX": "bwrap", "MLFLOW_TRACKING_URI": None,
+                            "CLINVAL_DB_URL": None, "CLINVAL_TOKEN": None})
     first = runner.invoke(cli, ["demo", "--cases", "24"], catch_exceptions=False)
     assert first.exit_code == 0, first.output
     second = runner.invoke(cli, ["demo", "--cases", "24"], catch_exceptions=False)

@@ -163,8 +163,21 @@ def _save(path: Path, python_model, code_paths=None) -> Path:
 @pytest.fixture(scope="session")
 def models(tmp_path_factory, host) -> dict[str, Path]:
     """Every test model, saved once: name -> MLflow model directory."""
-    os.environ.setdefault("MLFLOW_TRACKING_URI", (tmp_path_factory.mktemp("mlruns")).as_uri())
+    # Saving models needs no tracking server; set the URI only while saving, and put back what was there, so that
+    # no later test (or platform) inherits a tracking URI pointing into this session's temporary folders.
+    saved_env = os.environ.get("MLFLOW_TRACKING_URI")
+    os.environ["MLFLOW_TRACKING_URI"] = (tmp_path_factory.mktemp("mlruns")).as_uri()
     os.environ["MLFLOW_DISABLE_TELEMETRY"] = "true"
+    try:
+        return _save_all(tmp_path_factory, host)
+    finally:
+        if saved_env is None:
+            os.environ.pop("MLFLOW_TRACKING_URI", None)
+        else:
+            os.environ["MLFLOW_TRACKING_URI"] = saved_env
+
+
+def _save_all(tmp_path_factory, host) -> dict[str, Path]:
     base = tmp_path_factory.mktemp("models")
     saved = {"constant": _save(base / "constant", str(CONSTANT_SRC))}
     common = [str(MODELS_SRC / "_common.py")]
