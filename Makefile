@@ -12,13 +12,14 @@ export DO_NOT_TRACK := 1
 export STREAMLIT_BROWSER_GATHER_USAGE_STATS := false
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: setup demo test bench dashboard clean help
+.PHONY: setup demo test bench dashboard examples clean help
 
 help:
 	@echo "make demo       set up (.venv) and run the whole pipeline on the embedded default"
 	@echo "make test       set up (.venv) and run the full test suite"
 	@echo "make bench      run every benchmark in benchmarks/ (ratios against an anchor in the same run)"
 	@echo "make dashboard  start the Streamlit dashboards on the demo home"
+	@echo "make examples   build the example vendor models (competent and flawed) from a seeded DEV corpus"
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -43,6 +44,9 @@ bench: setup
 
 dashboard: setup
 	$(BIN)/clinval dashboard
+
+examples: setup
+	$(BIN)/python examples/vendors/vendor_kit.py --build-corpus examples/build
 
 clean:
 	rm -rf $(VENV) .pytest_cache .hypothesis
