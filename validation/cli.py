@@ -770,12 +770,7 @@ def compare(state: _State, run_a: str, run_b: str, as_json: bool) -> None:
                                                                 "note"])
 
 
-@cli.command("runs")
-@click.option("--submission", default=None, help="Only runs of this submission.")
-@json_option
-@click.pass_obj
-def runs_list(state: _State, submission: str | None, as_json: bool) -> None:
-    """List the runs you may see (vendors: their own; reviewers: runs on their hospital's data)."""
+def _print_runs(state: _State, submission: str | None, as_json: bool) -> None:
     from validation.runs import list_runs
 
     items = [i for i in list_runs(state.platform(), state.principal())
@@ -788,25 +783,27 @@ def runs_list(state: _State, submission: str | None, as_json: bool) -> None:
                ["id", "submission", "org", "protocol", "state", "complete", "created_at"])
 
 
+@cli.command("runs")
+@click.option("--submission", default=None, help="Only runs of this submission.")
+@json_option
+@click.pass_obj
+def runs_list(state: _State, submission: str | None, as_json: bool) -> None:
+    """List the runs you may see (vendors: their own; reviewers: runs on their hospital's data)."""
+    _print_runs(state, submission, as_json)
+
+
 @cli.group(cls=_Group)
 def run() -> None:
     """Evaluation runs: progress, results, case-level results for reviewers."""
 
 
 @run.command("list")
+@click.option("--submission", default=None, help="Only runs of this submission.")
 @json_option
 @click.pass_obj
-def run_list(state: _State, as_json: bool) -> None:
-    """List the runs you may see."""
-    from validation.runs import list_runs
-
-    items = list_runs(state.platform(), state.principal())
-    if as_json:
-        _emit_json(items)
-    else:
-        _table([{"id": i.id, "submission": i.submission_id, "org": i.org, "protocol": i.protocol_id,
-                 "state": i.state, "complete": i.complete, "created_at": i.created_at} for i in items],
-               ["id", "submission", "org", "protocol", "state", "complete", "created_at"])
+def run_list(state: _State, submission: str | None, as_json: bool) -> None:
+    """List the runs you may see (same as 'clinval runs')."""
+    _print_runs(state, submission, as_json)
 
 
 @run.command("show")
