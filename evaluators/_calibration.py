@@ -72,6 +72,12 @@ def _w_ece(w: np.ndarray, y: np.ndarray, p: np.ndarray, bins: np.ndarray, n_bins
     return gap.sum(axis=1) / count.sum(axis=1)
 
 
+def _w_loglik(w: np.ndarray, y: np.ndarray, x: np.ndarray, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Weighted Bernoulli log-likelihood of logit P(y) = a + b x, per weight row (numerically stable)."""
+    eta = a[:, None] + b[:, None] * x[None, :]
+    return (w * (y * eta - np.logaddexp(0.0, eta))).sum(axis=1)
+
+
 def _w_logistic(w: np.ndarray, y: np.ndarray, x: np.ndarray, *, slope: bool, max_iter: int = 100,
                 tol: float = 1e-10) -> tuple[np.ndarray, np.ndarray]:
     """Newton-Raphson for logit P(y) = a + b x (``slope=True``) or a + x (offset), per weight row."""
@@ -101,9 +107,22 @@ def _w_logistic(w: np.ndarray, y: np.ndarray, x: np.ndarray, *, slope: bool, max
             db = np.zeros(m)
         step = np.abs(da) + np.abs(db)
         ok = np.isfinite(step)
-        a = np.where(ok & ~converged, a + np.where(ok, da, 0.0), a)
-        b = np.where(ok & ~converged, b + np.where(ok, db, 0.0), b)
-        converged |= ok & (step < tol)
+        da, db = np.where(ok, da, 0.0), np.where(ok, db, 0.0)
+        # Step halving: a full Newton step from b = 1 can overshoot when the logits are extreme (scores near 0
+        # or 1); halve it until the weighted log-likelihood does not decrease (the fit then always converges
+        # for a non-separated sample, as statsmodels' does).
+        before = _w_loglik(w, y, x, a, b)
+        scale = np.ones(m)
+        for _ in range(40):
+            after = _w_loglik(w, y, x, a + scale * da, b + scale * db)
+            worse = ok & ~converged & ~(after >= before - 1e-12 * np.abs(before))
+            if not worse.any():
+                break
+            scale = np.where(worse, scale / 2.0, scale)
+        da, db = scale * da, scale * db
+        a = np.where(ok & ~converged, a + da, a)
+        b = np.where(ok & ~converged, b + db, b)
+        converged |= ok & (np.abs(da) + np.abs(db) < tol)
         if converged.all():
             break
     present = w > 0

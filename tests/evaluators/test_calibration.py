@@ -106,3 +106,16 @@ def test_undefined_cases():
     assert math.isnan(calibration_slope([0, 0, 1, 1], [0.1, 0.2, 0.8, 0.9]))
     with pytest.raises(InvalidInputError, match="probabilities"):
         brier_score([0, 1], [0.5, 1.5])
+
+
+@pytest.mark.parametrize("k", [2, 3, 4, 6])
+def test_slope_of_overconfident_scores_matches_statsmodels(k):
+    # Scores k times too extreme: the true slope is about 1/k. A plain Newton step from b = 1 overshoots here.
+    sm = pytest.importorskip("statsmodels.api")
+    rng = np.random.default_rng(0)
+    logit = rng.normal(-1.8, 1.0, 150)
+    y = (rng.random(150) < 1 / (1 + np.exp(-logit))).astype(int)
+    p = 1 / (1 + np.exp(-k * logit))
+    x = np.log(p / (1 - p))
+    expected = sm.Logit(y, sm.add_constant(x)).fit(disp=0).params[1]
+    assert calibration_slope(y, p) == pytest.approx(expected, rel=1e-6)
