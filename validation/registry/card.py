@@ -78,5 +78,5 @@ def load_model_card(path: str | Path) -> ModelCard:
         where = ".".join(str(p) for p in first["loc"]) or "(top level)"
         raise InvalidInput(
             f"model card {path.name} is not valid: {where}: {first['msg']}",
-            hint="see examples/models/*/card.yaml for a complete card",
+            hint="see examples/vendors/README.md for a complete card",
         ) from None
