@@ -158,3 +158,20 @@ def test_mlflow_tracks_the_run_with_aggregates_only_and_links_the_model_version(
     assert mv.tags[f"clinval.run.{scored.id}"] == scored.mlflow_run_id
     artifacts = [a.path for a in client.list_artifacts(scored.mlflow_run_id)]
     assert artifacts == ["results.json"]
+
+
+def test_reviewer_signs_off_with_password_and_the_document_hash(world, scored):
+    from validation.exceptions import AuthenticationError
+    from validation.signoff import list_signoffs, sign_off
+
+    platform, people, _, _ = world
+    with pytest.raises(AuthenticationError):
+        sign_off(platform, people["rev-h01"], scored.id, password="wrong", meaning="approve", reason="ok")
+    with pytest.raises(AccessDenied):
+        sign_off(platform, people["rev-h02"], scored.id, password="password for rev-h02", meaning="approve",
+                 reason="not my hospital")
+    done = sign_off(platform, people["rev-h01"], scored.id, password="password for rev-h01",
+                    meaning="request-changes", reason="Specificity at H01 below the pre-registered bound.")
+    assert done.document_sha256 == scored.results_sha256 and done.meaning == "request-changes"
+    listed = list_signoffs(platform, people["regulator"], scored.id)
+    assert [s.seq for s in listed] == [done.seq] and listed[0].printed_name == "rev-h01"
