@@ -62,11 +62,8 @@ def test_sites_run_on_workers_that_carry_their_resource(world, cluster):
     a = _predictions(platform, local.id).sort_values("case_id").reset_index(drop=True)
     b = _predictions(platform, dask_only.id).sort_values("case_id").reset_index(drop=True)
     pd.testing.assert_frame_equal(a, b)
-    ra = [(r["metric"], r["group_kind"], r["group"], r["estimate"]) for r in
-          get_results(platform, people["admin"], local.id).results]
-    rb = [(r["metric"], r["group_kind"], r["group"], r["estimate"]) for r in
-          get_results(platform, people["admin"], dask_only.id).results]
-    assert ra == rb
+    assert get_results(platform, people["admin"], local.id).results == \
+        get_results(platform, people["admin"], dask_only.id).results
 
 
 def test_a_worker_killed_mid_task_loses_nothing(world, cluster):

@@ -287,6 +287,9 @@ def _score(platform, principal, run_id, cdir, rdir, protocol, corpus_id) -> None
     with platform.db.read() as session:
         row = session.get(Run, run_id)
         threshold = row.threshold
+        # Bootstrap seeds follow from what was evaluated (model, protocol, corpus, sites), not from the run id:
+        # evaluating the same things again gives the same intervals.
+        seed_key = f"{row.model_sha256}/{row.protocol_sha256}/{row.corpus_id}/{','.join(sorted(row.sites))}"
         site_rows = session.scalars(select(RunSite).where(RunSite.run_id == run_id)).all()
         done = [s.site for s in site_rows if s.state == "done"]
         failed = [s.site for s in site_rows if s.state != "done"]
@@ -303,7 +306,7 @@ def _score(platform, principal, run_id, cdir, rdir, protocol, corpus_id) -> None
         return
     scored = score(frame, metrics=protocol.metrics, subgroups=protocol.subgroups, threshold=threshold,
                    min_n=protocol.min_cases_per_group,
-                   rules=[(c.id, c.rule) for c in protocol.acceptance], run_id=run_id)
+                   rules=[(c.id, c.rule) for c in protocol.acceptance], run_id=seed_key)
     results = scored.results
     results_json = json.dumps({"results": results.to_dict(orient="records"), "verdicts": scored.verdicts,
                                "table_2x2": scored.table_2x2}, sort_keys=True, separators=(",", ":"), default=str)
