@@ -57,6 +57,7 @@ from __future__ import annotations
 
 import datetime as _dt
 import functools
+import gc
 import re
 import zlib
 from collections.abc import Iterable, Mapping
@@ -602,9 +603,13 @@ class _Engine:
             raise _Stop(QuarantineReason.NESTING_TOO_DEEP, f"JSON nested deeper than {self.options.max_depth} levels")
         out: list[Any] = []
         append = out.append
+        no_scan = key in _NO_SCAN
         for item in v:
             t = type(item)
             if t is str:
+                if no_scan:  # string() would return it unchanged
+                    append(item)
+                    continue
                 r = self.string(key, item, pat)
             elif t is dict:
                 r = self.obj(key, item, pat, local, depth + 1)
@@ -645,22 +650,34 @@ class _Engine:
         if depth > self.options.max_depth:
             raise _Stop(QuarantineReason.NESTING_TOO_DEEP, f"JSON nested deeper than {self.options.max_depth} levels")
         keys = d.keys()
-        if ("code" in d or "system" in d) and (
-            keys <= _CODING_KEYS or (keys <= _QUANTITY_KEYS and type(d.get("value")) is not str)
-        ):
-            # Coding / Quantity / Money: terminology and numbers, nothing to pseudonymise. The
-            # output shares this (small, flat) object with the input.
+        # Coding / Quantity / Money: terminology and numbers, nothing to pseudonymise. The
+        # output shares this (small, flat) object with the input.
+        if keys <= _CODING_KEYS:
+            if "code" in d or "system" in d:
+                return d
+        elif keys <= _QUANTITY_KEYS and ("code" in d or "system" in d) and type(d.get("value")) is not str:
             return d
         # fast paths for the commonest shapes (same result as the general loop below)
-        if keys <= _REFERENCE_KEYS and type(d.get("reference")) is str:
-            return {"reference": self.reference(d["reference"], local)}
+        if keys <= _REFERENCE_KEYS:
+            ref = d.get("reference")
+            if type(ref) is str:
+                hit = self._ref_cache.get(ref)
+                if hit is not None:  # reference() inlined for its cache hit
+                    if hit[1]:
+                        self.used_urns.add(hit[1])
+                    return {"reference": hit[0]}
+                return {"reference": self.reference(ref, local)}
         if keys <= _CONCEPT_KEYS:
             out = {}
             coding = d.get("coding")
             if coding is not None:
-                if type(coding) is list and all(
-                    type(c) is dict and ("code" in c or "system" in c) and c.keys() <= _CODING_KEYS for c in coding
-                ):
+                shared = type(coding) is list
+                if shared:
+                    for c in coding:
+                        if type(c) is not dict or not c.keys() <= _CODING_KEYS or ("code" not in c and "system" not in c):
+                            shared = False
+                            break
+                if shared:
                     out["coding"] = coding  # shared, like a passed-through Coding
                 else:
                     nv = self.value("coding", coding, pat, local, depth + 1)
@@ -805,6 +822,11 @@ def _never_raise(fn):
 
     @functools.wraps(fn)
     def wrapper(*args: Any, **kwargs: Any) -> FhirResult:
+        # The walk allocates many short-lived, acyclic containers; the cyclic collector would
+        # rescan the whole parsed document many times over for nothing. Pause it for the call.
+        paused = gc.isenabled()
+        if paused:
+            gc.disable()
         try:
             return fn(*args, **kwargs)
         except DeidError:
@@ -815,6 +837,9 @@ def _never_raise(fn):
             return FhirResult(
                 quarantined=(_q(QuarantineReason.INTERNAL_ERROR, f"unexpected {type(exc).__name__}", "input"),)
             )
+        finally:
+            if paused:
+                gc.enable()
 
     return wrapper
 
