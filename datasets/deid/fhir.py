@@ -151,7 +151,30 @@ _CONCEPT_KEYS = frozenset({"coding", "text"})
 _CODING_KEYS = frozenset({"system", "version", "code", "display", "userSelected"})
 _QUANTITY_KEYS = frozenset({"value", "unit", "system", "code", "comparator", "currency"})
 _RESOURCE_KEYS = frozenset({"id", "text", "meta", "contained"})
-_SKIP_BY_TYPE: dict[str, frozenset[str]] = {}
+# What the walk does with a member, by key (filled lazily, bounded): one dict lookup replaces the
+# chain of set-membership tests in the hot loops. Actions:
+_SCAN, _NOSCAN, _SKIP, _SPECIAL, _A_ID, _A_META, _A_CONTAINED = range(7)
+_ACTION_CACHE_MAX = 512
+_RESOURCE_ACTIONS: dict[str, dict[str, int]] = {}  # resourceType -> key -> action (top level of a resource)
+_OBJECT_ACTIONS: dict[str, int] = {}  # key -> action (inside an element)
+
+
+def _resource_action(rtype: str, key: str) -> int:
+    if key in _DROP_KEYS or key[0] == "_" or key == "resourceType" or key in _RESOURCE_DROP.get(rtype, ()):
+        return _SKIP
+    if key in _RESOURCE_KEYS:
+        return {"id": _A_ID, "text": _SKIP, "meta": _A_META, "contained": _A_CONTAINED}[key]
+    if key in _SPECIAL_KEYS:
+        return _SPECIAL
+    return _NOSCAN if key in _NO_SCAN else _SCAN
+
+
+def _object_action(key: str) -> int:
+    if key in _DROP_KEYS or key[0] == "_":
+        return _SKIP
+    if key in _SPECIAL_KEYS:
+        return _SPECIAL
+    return _NOSCAN if key in _NO_SCAN else _SCAN
 _PATIENT_KEYS = ("subject", "patient", "beneficiary", "individual")
 
 
@@ -259,6 +282,7 @@ class _Patient:
     birth: _dt.date | None = None
     latest: str = ""
     outputs: list = field(default_factory=list)
+    dates: dict = field(default_factory=dict)  # full-date string -> shifted (memo; no key dependence)
 
 
 def _known_resource_type(name: Any, _cache: dict[str, bool] = {}) -> bool:  # noqa: B006 - deliberate memo
@@ -526,19 +550,20 @@ class _Engine:
                 if not isinstance(cid, str) or not _ID.match(cid):
                     raise _Stop(QuarantineReason.FHIR_VALIDATION_FAILED, "a contained resource has no valid id")
                 local[cid] = cid if self.pseudo.is_resource_id(cid) else self.pseudo.resource_id(self.site, "#", cid)
-        skip = _SKIP_BY_TYPE.get(rtype)
-        if skip is None:
-            skip = _SKIP_BY_TYPE[rtype] = _RESOURCE_DROP.get(rtype, frozenset()) | _DROP_KEYS | {"resourceType"}
+        actions = _RESOURCE_ACTIONS.get(rtype)
+        if actions is None:
+            actions = _RESOURCE_ACTIONS[rtype] = {}
         out: dict[str, Any] = {"resourceType": rtype}
         for k, v in res.items():
-            if k in skip or k[0] == "_":
-                continue
-            if k not in _RESOURCE_KEYS:
+            act = actions.get(k)
+            if act is None:
+                act = _resource_action(rtype, k)
+                if len(actions) < _ACTION_CACHE_MAX:
+                    actions[k] = act
+            if act <= _NOSCAN:  # _SCAN or _NOSCAN
                 t = type(v)
-                if k in _SPECIAL_KEYS:
-                    nv = self.member(k, v, pat, local, depth, False, False)
-                elif t is str:
-                    nv = v if k in _NO_SCAN else self.string(k, v, pat)
+                if t is str:
+                    nv = v if act else self.string(k, v, pat)
                 elif t is dict:
                     nv = self.obj(k, v, pat, local, depth + 1)
                 elif t is list:
@@ -548,12 +573,16 @@ class _Engine:
                     continue
                 if nv is not _DROP:
                     out[k] = nv
+            elif act == _SKIP:
+                continue
+            elif act == _SPECIAL:
+                nv = self.member(k, v, pat, local, depth, False, False)
+                if nv is not _DROP:
+                    out[k] = nv
             elif k == "id":
                 if not isinstance(v, str) or not _ID.match(v):
                     raise _Stop(QuarantineReason.FHIR_VALIDATION_FAILED, "id is not a valid FHIR id")
                 out["id"] = local.get(v, v) if not top else self.map_id(rtype, v)
-            elif k == "text" and isinstance(v, dict):
-                continue  # narrative
             elif k == "meta":
                 meta = self.meta(v, pat, local, depth + 1)
                 if meta is not _DROP:
@@ -626,6 +655,12 @@ class _Engine:
             return v
         if key == "uid":  # ImagingStudy series/instance UIDs: the same pseudonym DICOM gets
             return self.pseudo.uid(v) if len(v) <= 64 and _DICOM_UID.match(v) else _DROP
+        if v[:1].isdigit():
+            hit = pat.dates.get(v)  # only strings that matched _DATE_VALUE are memoised here
+            if hit is not None:
+                if len(v) >= 10 and v[:10] > pat.latest:
+                    pat.latest = v[:10]
+                return hit
         if v[:1].isdigit() and (_DATE_VALUE.match(v) or (len(v) == 4 and v.isdigit() and self._date_key(key))):
             memo_key = (v, pat.shift)
             shifted = self._date_memo.get(memo_key)
@@ -635,6 +670,8 @@ class _Engine:
                     return _DROP
                 if len(self._date_memo) < 100_000:
                     self._date_memo[memo_key] = shifted
+            if len(v) != 4 and len(pat.dates) < 100_000:  # a bare year is a date only under a date key
+                pat.dates[v] = shifted
             if len(v) >= 10 and v[:10] > pat.latest:
                 pat.latest = v[:10]
             return shifted
@@ -701,14 +738,20 @@ class _Engine:
             d = {**d, "display": None}
         is_attachment = "contentType" in d
         out: dict[str, Any] = {}
+        actions = _OBJECT_ACTIONS
         for k, v in d.items():
-            if k in _DROP_KEYS or k[0] == "_":
+            act = actions.get(k)
+            if act is None:
+                act = _object_action(k)
+                if len(actions) < _ACTION_CACHE_MAX:
+                    actions[k] = act
+            if act == _SKIP:
                 continue
             t = type(v)
-            if k in _SPECIAL_KEYS:
+            if act == _SPECIAL:
                 nv = self.member(k, v, pat, local, depth, is_ref, is_attachment)
             elif t is str:
-                nv = v if k in _NO_SCAN else self.string(k, v, pat)
+                nv = v if act else self.string(k, v, pat)
             elif t is dict:
                 nv = self.obj(k, v, pat, local, depth + 1)
             elif t is list:
