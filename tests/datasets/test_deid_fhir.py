@@ -565,3 +565,49 @@ def test_arbitrary_json_never_raises(doc):
     ):
         for q in res.quarantined:
             assert isinstance(q.reason, QuarantineReason) and q.detail
+
+
+def test_cyclic_gc_state_is_restored_after_every_call():
+    import gc
+
+    from datasets.deid import OptionsError
+
+    pseudo = Pseudonymizer(SECRET)
+    calls = (
+        lambda: deidentify_bundle(b'{"resourceType": "Bundle", "entry": []}', pseudonymizer=pseudo, site="H01"),
+        lambda: deidentify_bundle(b'{"a": 1, "a": 2}', pseudonymizer=pseudo, site="H01"),  # quarantined
+        lambda: deidentify_ndjson(['{"resourceType": "Basic", "id": "b"}'], pseudonymizer=pseudo, site="H01"),
+        lambda: deidentify_fhir_resource({"resourceType": "Nope"}, pseudonymizer=pseudo, site="H01"),
+    )
+    was = gc.isenabled()
+    try:
+        for enabled in (True, False):
+            (gc.enable if enabled else gc.disable)()
+            for call in calls:
+                call()
+                assert gc.isenabled() is enabled
+        gc.enable()
+        with pytest.raises(OptionsError):
+            deidentify_bundle({"resourceType": "Bundle"}, pseudonymizer=pseudo, site="")  # caller error raises
+        assert gc.isenabled()
+    finally:
+        (gc.enable if was else gc.disable)()
+
+
+def test_bare_year_is_a_date_only_under_a_date_key_whatever_the_order():
+    # the walk memoises shifted dates per patient; a bare year must not leak from a date key to free text
+    pseudo = Pseudonymizer(SECRET)
+    pat = {"resourceType": "Patient", "id": "p1", "identifier": [{"type": {"coding": [{"code": "MR"}]}, "value": "M1"}]}
+    first_text = {"resourceType": "Observation", "id": "o1", "status": "final", "code": {"text": "x"},
+                  "subject": {"reference": "Patient/p1"}, "valueString": "2020", "effectiveDateTime": "2020"}
+    first_date = {"resourceType": "Observation", "id": "o2", "status": "final", "code": {"text": "x"},
+                  "subject": {"reference": "Patient/p1"}, "effectiveDateTime": "2020", "valueString": "2020"}
+    bundle = {"resourceType": "Bundle", "type": "collection",
+              "entry": [{"resource": r} for r in (pat, first_date, first_text)]}
+    res = deidentify_bundle(bundle, pseudonymizer=pseudo, site="H01", options=FhirOptions(validate="none"))
+    assert not res.quarantined
+    shift = res.patients[0].date_shift_days
+    year = str((date(2020, 7, 1) + timedelta(days=shift)).year)  # a year shifts as its July 1st
+    for out in res.resources[1:]:
+        assert out["valueString"] == "2020"
+        assert out["effectiveDateTime"] == year
