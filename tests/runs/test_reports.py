@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+from xml.etree import ElementTree
 
 import pandas as pd
 import pytest
@@ -12,10 +13,11 @@ from conftest import EVAL_SITES
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from validation.exceptions import AccessDenied
+from validation.exceptions import AccessDenied, InvalidInput
 from validation.reports import (
     build_report,
     document_sha256,
+    render,
     report_sha256,
     to_html,
     to_json,
@@ -155,7 +157,8 @@ def test_vendor_report_hides_suppressed_cells_and_carries_no_case_level_data(wor
     for blob in (to_json(vendor), to_html(vendor).encode(), to_pdf(vendor)):
         assert not any(i in blob for i in ids)
         assert not any(p in blob for p in paths)
-    assert vendor.corpus["quality"] is None or all("unexpected_ids" not in e for e in vendor.corpus["quality"]["results"])
+    quality = vendor.corpus["quality"]
+    assert quality is None or all("unexpected_ids" not in e for e in quality["results"])
 
 
 def test_html_is_self_contained_with_forest_plot_and_every_verdict(world, run):
@@ -164,6 +167,8 @@ def test_html_is_self_contained_with_forest_plot_and_every_verdict(world, run):
     page = to_html(report)
     assert page.startswith("<!DOCTYPE html>") and page.count("<svg") >= 2
     forest = re.search(r'<svg class="forest".*?</svg>', page, re.S).group(0)
+    ElementTree.fromstring(forest)  # well-formed SVG
+    ElementTree.fromstring(re.search(r'<svg class="verdicts".*?</svg>', page, re.S).group(0))
     for site in EVAL_SITES:
         assert f">{site}<" in forest
     assert "pooled" in forest and "random effects" in forest and "prediction-interval" in forest
@@ -210,6 +215,16 @@ def test_other_vendor_and_other_hospital_are_refused(world, run):
     assert reviewer.view["min_cell"] == 0 and reviewer.view["suppressed_cells"] == 0
 
 
+def test_everyone_with_the_same_view_gets_the_same_bytes(world, run):
+    platform, people, _, _ = world
+    admin, reviewer = build_report(platform, people["admin"], run.id), build_report(platform, people["rev-h01"], run.id)
+    vendor, regulator = (build_report(platform, people["vendor"], run.id),
+                         build_report(platform, people["regulator"], run.id))
+    assert to_json(admin) == to_json(reviewer) and document_sha256(admin) == document_sha256(reviewer)
+    assert to_json(vendor) == to_json(regulator)
+    assert document_sha256(vendor) != document_sha256(admin)
+
+
 def test_no_phi_of_the_source_export_in_any_rendering(world, run):
     from datasets.phi_scan import harvest_tokens, scan
 
@@ -225,3 +240,14 @@ def test_no_phi_of_the_source_export_in_any_rendering(world, run):
                       f"{who}.pdf": to_pdf(report)})
     hits = scan([], tokens, extra_blobs=blobs)
     assert hits == [], [(h.token_class, h.location) for h in hits]
+
+
+def test_render_names_the_three_formats_and_refuses_others(world, run):
+    platform, people, _, _ = world
+    report = build_report(platform, people["admin"], run.id)
+    assert render(report, "json") == to_json(report)
+    assert render(report, "html") == to_html(report).encode("utf-8")
+    assert render(report, "pdf").startswith(b"%PDF-")
+    with pytest.raises(InvalidInput, match="docx") as refused:
+        render(report, "docx")
+    assert "json, html, pdf" in refused.value.hint

@@ -10,7 +10,11 @@ from html import escape
 
 from validation.reports.model import Report
 
-__all__ = ["to_html", "forest_svg", "verdict_svg"]
+__all__ = ["to_html", "forest_svg", "verdict_svg", "FOREST_LEGEND"]
+
+FOREST_LEGEND = ("Squares: sites (area grows with cases), with 95% CI. Black diamond: all cases pooled (DeLong CI); "
+                 "dashed line: its estimate. Orange diamond: random-effects estimate over sites (CI width), dashed "
+                 "bar with end ticks: its 95% prediction interval for a new site.")
 
 _CSS = """
 body{font-family:system-ui,-apple-system,'Segoe UI',Roboto,sans-serif;margin:2rem auto;max-width:1100px;
@@ -118,8 +122,11 @@ def forest_svg(forest: dict, *, width: int = 720) -> str:
                          f'font-style="italic">{why}</text>')
             continue
         if kind == "re" and r.get("pred_low") is not None and r.get("pred_high") is not None:
-            parts.append(f'<line x1="{x(r["pred_low"]):.1f}" y1="{y:.1f}" x2="{x(r["pred_high"]):.1f}" '
-                         f'y2="{y:.1f}" stroke="#c77d00" stroke-width="2" class="prediction-interval"/>')
+            a, b = x(r["pred_low"]), x(r["pred_high"])
+            parts.append(f'<g class="prediction-interval" stroke="#8a5700" stroke-width="1.2">'
+                         f'<line x1="{a:.1f}" y1="{y:.1f}" x2="{b:.1f}" y2="{y:.1f}" stroke-dasharray="5 2"/>'
+                         f'<line x1="{a:.1f}" y1="{y - 5:.1f}" x2="{a:.1f}" y2="{y + 5:.1f}"/>'
+                         f'<line x1="{b:.1f}" y1="{y - 5:.1f}" x2="{b:.1f}" y2="{y + 5:.1f}"/></g>')
         if r.get("ci_low") is not None and r.get("ci_high") is not None:
             parts.append(f'<line x1="{x(r["ci_low"]):.1f}" y1="{y:.1f}" x2="{x(r["ci_high"]):.1f}" y2="{y:.1f}" '
                          f'stroke="#1b1f24" stroke-width="1.5"/>')
@@ -176,9 +183,9 @@ def to_html(report: Report) -> str:
                f'{escape(p["id"])} v{p["version"]} &mdash; overall: <span class="badge {overall_status}">'
                f'{overall_status.upper()}</span></p>')
     view = d["view"]
-    out.append(f'<p class="muted">View: {escape(view["role"])}; '
-               + (f'groups with fewer than {view["min_cell"]} cases are suppressed ({view["suppressed_cells"]} '
-                  f'cells). ' if view["suppression"] else "no suppression. ")
+    out.append('<p class="muted">'
+               + (f'Suppressed view: groups with fewer than {view["min_cell"]} cases are suppressed '
+                  f'({view["suppressed_cells"]} cells). ' if view["suppression"] else "Full view: no suppression. ")
                + "No case-level data is contained in this report.</p>")
 
     out.append('<section id="verdicts"><h2>Acceptance verdicts</h2>')
@@ -227,7 +234,8 @@ def to_html(report: Report) -> str:
     q = c.get("quality") or {}
     out.append(_dl([("corpus id (manifest sha256)", f'<code>{escape(c["id"])}</code>'), ("name", escape(c["name"])),
                     ("data quality", f'{_f(q.get("passed"))} of {_f(q.get("expectations"))} expectations passed; '
-                                     f'critical failures: {escape(", ".join(q.get("critical_failures") or []) or "none")}'
+                                     "critical failures: "
+                                     f'{escape(", ".join(q.get("critical_failures") or []) or "none")}'
                                      f'; warnings: {escape(", ".join(q.get("warnings") or []) or "none")}'),
                     ("usable", _f(c["usable"]) + (f' (accepted: {escape(c["accepted_reason"])})'
                                                    if c.get("accepted_reason") else "")),
@@ -254,7 +262,7 @@ def to_html(report: Report) -> str:
     out.append('<section id="pooled"><h2>Pooled results</h2>')
     out.append(_table(_RESULT_HEADERS, _result_rows(d["pooled"]), numeric=(2, 4, 5, 6)))
     t = d["table_2x2"]
-    out.append(f"<h3>2&times;2 table at the operating threshold</h3>")
+    out.append("<h3>2&times;2 table at the operating threshold</h3>")
     if t:
         out.append(f'<table class="t2x2"><tr><th></th><th>reference positive</th><th>reference negative</th></tr>'
                    f'<tr><th>score &ge; {_f(t["threshold"], 4)}</th><td class="num">TP {t["tp"]}</td>'
@@ -267,6 +275,7 @@ def to_html(report: Report) -> str:
 
     out.append('<section id="sites"><h2>Per-site results and heterogeneity</h2>')
     out.append(forest_svg(d["forest"]))
+    out.append(f'<p class="muted">{escape(FOREST_LEGEND)}</p>')
     h = d["heterogeneity"]
     if h:
         out.append(_dl([("random-effects estimate", _ci(h)), ("method", escape(h["ci_method"])),
@@ -277,8 +286,9 @@ def to_html(report: Report) -> str:
     else:
         out.append("<p>Heterogeneity not estimated (fewer than two sites with enough cases).</p>")
     out.append("<h3>Largest difference between sites</h3>")
-    out.append(_table(["metric", "max - min", "note"], [[escape(g["metric"]), _f(g["estimate"]), escape(g["note"] or "")]
-                                                       for g in d["site_gaps"]], numeric=(1,)))
+    out.append(_table(["metric", "max - min", "note"],
+                      [[escape(g["metric"]), _f(g["estimate"]), escape(g["note"] or "")] for g in d["site_gaps"]],
+                      numeric=(1,)))
     out.append("<h3>All metrics by site</h3>")
     out.append(_table(_RESULT_HEADERS, _result_rows(d["sites"]), numeric=(2, 4, 5, 6)))
     out.append("</section>")

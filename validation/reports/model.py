@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 
 from sqlalchemy import select
 
-from validation.identity import Principal, Role
+from validation.identity import Principal
 from validation.platform import Platform
 
 __all__ = ["Report", "build_report", "FORMAT_VERSION"]
@@ -41,7 +41,8 @@ class Report:
     ----------
     run_id : str
     view : dict
-        Role of the caller and the suppression limit applied (``min_cell``, 0 when nothing is suppressed).
+        The suppression limit applied (``min_cell``, 0 when nothing is suppressed) and how many cells it removed.
+        The caller's identity is not part of the report: everyone with the same view gets the same bytes.
     run : dict
         State, completeness, isolation, executor, creation time.
     model : dict
@@ -239,8 +240,8 @@ def _quality_summary(corpus_path) -> dict | None:
             "results": expectations}
 
 
-def _corpus_section(platform: Platform, corpus_row, task: str, run_sites: list[str], site_rows: dict[str, dict],
-                    planned: dict[str, int], limit: int) -> tuple[dict, dict]:
+def _corpus_section(platform: Platform, corpus_row, task: str, view: str, run_sites: list[str],
+                    site_rows: dict[str, dict], planned: dict[str, int], limit: int) -> tuple[dict, dict]:
     from validation.corpora import corpus_dir
 
     cdir = corpus_dir(platform, corpus_row.id)
@@ -265,7 +266,7 @@ def _corpus_section(platform: Platform, corpus_row, task: str, run_sites: list[s
             "cases": n, "positives": n_pos,
             "prevalence": (n_pos / n) if n and n_pos is not None else None,
             "suppressed": bool(row and _suppressed(row)),
-            "ingest": _numeric_leaves({k: v for k, v in rep.items() if k != "tasks"}),
+            "ingest": _numeric_leaves({k: v for k, v in rep.items() if k == view}),
         })
         excluded = task_rep.get("excluded") or {}
         flow_sites.append({
@@ -339,7 +340,8 @@ def build_report(platform: Platform, principal: Principal, run_id: str) -> Repor
     by_site = {r["group"]: r for r in site_rows if r["metric"] == forest_metric}
     run_sites = [s.site for s in info.sites]
 
-    corpus, flow = _corpus_section(platform, corpus_row, proto.task, run_sites, by_site, planned, res.min_cell)
+    corpus, flow = _corpus_section(platform, corpus_row, proto.task, proto.input.view, run_sites, by_site, planned,
+                                   res.min_cell)
     scored_n = overall[forest_metric]["n"] if forest_metric in overall else None
     for entry in flow["sites"]:
         state, reason = states.get(entry["site"], ("unknown", None))
@@ -375,7 +377,7 @@ def build_report(platform: Platform, principal: Principal, run_id: str) -> Repor
                      for s in list_signoffs(platform, principal, run_id))
     return Report(
         run_id=info.id,
-        view={"role": principal.role.value, "min_cell": res.min_cell, "suppressed_cells": res.suppressed,
+        view={"min_cell": res.min_cell, "suppressed_cells": res.suppressed,
               "suppression": res.min_cell > 0, "case_level_data": False},
         run={"state": info.state, "complete": info.complete, "isolation": info.isolation, "executor": info.executor,
              "error": info.error, "created_at": info.created_at, "mlflow_run_id": info.mlflow_run_id,

@@ -13,6 +13,7 @@ ISO 32000-1:2008, Document management - Portable document format - Part 1: PDF 1
 
 from __future__ import annotations
 
+from validation.reports.html import FOREST_LEGEND
 from validation.reports.model import Report
 
 __all__ = ["to_pdf"]
@@ -189,7 +190,10 @@ def _forest(c: _Canvas, forest: dict) -> None:
             c.text(left, y - 3, "suppressed" if r.get("suppressed") else "undefined", size=8, rgb=(0.5, 0.5, 0.5))
             continue
         if kind == "re" and r.get("pred_low") is not None and r.get("pred_high") is not None:
-            c.line(x(r["pred_low"]), y, x(r["pred_high"]), y, width=1.6, rgb=(0.78, 0.49, 0.0))
+            a, b, rgb = x(r["pred_low"]), x(r["pred_high"]), (0.54, 0.34, 0.0)
+            c.line(a, y, b, y, width=1.0, rgb=rgb, dash="4 2")
+            c.line(a, y - 4, a, y + 4, width=1.0, rgb=rgb)
+            c.line(b, y - 4, b, y + 4, width=1.0, rgb=rgb)
         if r.get("ci_low") is not None and r.get("ci_high") is not None:
             c.line(x(r["ci_low"]), y, x(r["ci_high"]), y, width=1.0)
         if kind == "site":
@@ -227,8 +231,8 @@ def _layout(d: dict) -> _Canvas:
     c.para(f"{m['vendor']} / {m['model_name']} {m['model_version']} on protocol {p['id']} v{p['version']}; "
            f"overall verdict: {status}")
     v = d["view"]
-    c.para(f"View: {v['role']}; " + (f"groups with fewer than {v['min_cell']} cases are suppressed "
-                                     f"({v['suppressed_cells']} cells). " if v["suppression"] else "no suppression. ")
+    c.para((f"Suppressed view: groups with fewer than {v['min_cell']} cases are suppressed "
+            f"({v['suppressed_cells']} cells). " if v["suppression"] else "Full view: no suppression. ")
            + "No case-level data is contained in this report.", size=8)
 
     c.heading("Acceptance verdicts")
@@ -241,7 +245,8 @@ def _layout(d: dict) -> _Canvas:
     c.heading("Model and versions")
     c.table(["field", "value"], [
         ["submission", m["submission"]], ["vendor", m["vendor"]], ["model", f"{m['model_name']} {m['model_version']}"],
-        ["model sha256", m["model_sha256"]], ["MLflow model", f"{_f(m['mlflow_name'])} version {_f(m['mlflow_version'])}"],
+        ["model sha256", m["model_sha256"]],
+        ["MLflow model", f"{_f(m['mlflow_name'])} version {_f(m['mlflow_version'])}"],
         ["operating threshold", _f(m["threshold"], 4)],
         *[[f"{k} version", str(val)] for k, val in m["versions"].items()],
         ["run", f"{d['run']['state']}, complete: {_f(d['run']['complete'])}, isolation: {_f(d['run']['isolation'])}, "
@@ -297,12 +302,14 @@ def _layout(d: dict) -> _Canvas:
 
     c.heading("Per-site results and heterogeneity")
     _forest(c, d["forest"])
+    c.para(FOREST_LEGEND, size=7.5)
     h = d["heterogeneity"]
     if h:
         c.para(f"Random effects: {_ci(h)} ({h['ci_method']}); I2 = {_f(h.get('i2'))}; tau2 = {_f(h.get('tau2'), 4)}; "
                f"Q = {_f(h.get('q'))} (df {_f(h.get('q_df'))}, p = {_f(h.get('q_p'))}); 95% prediction interval "
                f"{_f(h.get('pred_low'))} to {_f(h.get('pred_high'))}; {_f(h.get('k'))} sites.")
-    c.table(["metric", "max - min", "note"], [[g["metric"], _f(g["estimate"]), g["note"] or ""] for g in d["site_gaps"]])
+    c.table(["metric", "max - min", "note"],
+            [[g["metric"], _f(g["estimate"]), g["note"] or ""] for g in d["site_gaps"]])
     c.table(_HEAD, _rows(d["sites"]))
 
     c.heading("Subgroups")

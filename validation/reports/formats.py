@@ -1,0 +1,31 @@
+"""One entry point for the CLI and the dashboards: a report rendered in a named format, as bytes."""
+
+from __future__ import annotations
+
+from validation.exceptions import InvalidInput
+from validation.reports.model import Report
+
+__all__ = ["FORMATS", "render"]
+
+FORMATS = ("json", "html", "pdf")
+
+
+def render(report: Report, fmt: str) -> bytes:
+    """The report as ``json`` (canonical), ``html`` (UTF-8, self-contained) or ``pdf`` bytes.
+
+    Raises
+    ------
+    InvalidInput
+        ``fmt`` is not one of :data:`FORMATS`.
+    """
+    from validation.reports.canonical import to_json
+    from validation.reports.html import to_html
+    from validation.reports.pdf import to_pdf
+
+    if fmt == "json":
+        return to_json(report)
+    if fmt == "html":
+        return to_html(report).encode("utf-8")
+    if fmt == "pdf":
+        return to_pdf(report)
+    raise InvalidInput(f"unknown report format {fmt!r}", hint=f"use one of {', '.join(FORMATS)}")
