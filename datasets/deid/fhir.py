@@ -655,13 +655,16 @@ class _Engine:
             return v
         if key == "uid":  # ImagingStudy series/instance UIDs: the same pseudonym DICOM gets
             return self.pseudo.uid(v) if len(v) <= 64 and _DICOM_UID.match(v) else _DROP
-        if v[:1].isdigit():
-            hit = pat.dates.get(v)  # only strings that matched _DATE_VALUE are memoised here
-            if hit is not None:
-                if len(v) >= 10 and v[:10] > pat.latest:
-                    pat.latest = v[:10]
-                return hit
-        if v[:1].isdigit() and (_DATE_VALUE.match(v) or (len(v) == 4 and v.isdigit() and self._date_key(key))):
+        if not v[:1].isdigit():  # not a date: blank date fields go, everything else is free text
+            if (not v or v.isspace()) and self._date_key(key):
+                return _DROP
+            return pat.scanner.clean(v)
+        hit = pat.dates.get(v)  # only strings that matched _DATE_VALUE are memoised here
+        if hit is not None:
+            if len(v) >= 10 and v[:10] > pat.latest:
+                pat.latest = v[:10]
+            return hit
+        if _DATE_VALUE.match(v) or (len(v) == 4 and v.isdigit() and self._date_key(key)):
             memo_key = (v, pat.shift)
             shifted = self._date_memo.get(memo_key)
             if shifted is None:
