@@ -251,3 +251,20 @@ def test_render_names_the_three_formats_and_refuses_others(world, run):
     with pytest.raises(InvalidInput, match="docx") as refused:
         render(report, "docx")
     assert "json, html, pdf" in refused.value.hint
+
+
+def test_pdf_opens_in_an_independent_reader_and_its_first_page_is_not_blank(world, run):
+    pdfium = pytest.importorskip("pypdfium2", reason="pypdfium2 (test extra) renders PDF pages without a browser")
+    import numpy as np
+
+    platform, people, _, _ = world
+    report = build_report(platform, people["vendor"], run.id)
+    document = pdfium.PdfDocument(to_pdf(report))
+    assert len(document) >= 2
+    text = "".join(document[i].get_textpage().get_text_range() for i in range(len(document)))
+    for v in report.verdicts:
+        assert v["criterion"] in text and v["status"].upper() in text
+    assert "Per-site results and heterogeneity" in text and "suppressed" in text
+    pixels = np.asarray(document[0].render(scale=1.0).to_pil().convert("L"), dtype=float)
+    dark = (pixels < 128).mean()
+    assert 0.005 < dark < 0.5, f"page 1 looks blank or black: {dark:.4f} of pixels dark"
