@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import os
 import sys
+from pathlib import Path
 from dataclasses import asdict, is_dataclass
 from typing import Any
 
@@ -790,6 +791,29 @@ def _print_runs(state: _State, submission: str | None, as_json: bool) -> None:
 def runs_list(state: _State, submission: str | None, as_json: bool) -> None:
     """List the runs you may see (vendors: their own; reviewers: runs on their hospital's data)."""
     _print_runs(state, submission, as_json)
+
+
+@cli.command()
+@click.argument("run_id")
+@click.option("--format", "fmt", type=click.Choice(["json", "html", "pdf"]), default="html", show_default=True,
+              help="json (canonical, hashed), html (self-contained) or pdf.")
+@click.option("--out", required=True, type=click.Path(dir_okay=False, allow_dash=True),
+              help="File to write ('-' for stdout, json and html only).")
+@click.pass_obj
+def report(state: _State, run_id: str, fmt: str, out: str) -> None:
+    """Write the report of a scored run, as the caller may see it (small cells suppressed for vendors and
+    regulators)."""
+    from validation.reports import build_report, document_sha256, render
+
+    built = build_report(state.platform(), state.principal(), run_id)
+    data = render(built, fmt)
+    if out == "-":
+        if fmt == "pdf":
+            raise InvalidInput("a PDF cannot go to stdout", hint="give --out FILE.pdf")
+        click.echo(data.decode("utf-8"))
+        return
+    Path(out).write_bytes(data)
+    click.echo(f"Wrote {out} ({fmt}, {len(data)} bytes); document sha256 {document_sha256(built)}", err=True)
 
 
 @cli.group(cls=_Group)

@@ -1,8 +1,9 @@
 """Reviewer sign-off of a scored run: an e-signature (password re-entered) on the exact results document.
 
-The signed document is the run's canonical results (``runs/<id>/results.json``, whose SHA-256 the run records);
-when the reports land, the canonical report JSON takes its place. Every sign-off is an audit event carrying the
-printed name, UTC time, meaning, reason and the document hash.
+The signed document is the run's canonical report JSON without its sign-off section
+(:func:`validation.reports.document_sha256`), as the reviewer sees it: the full, unsuppressed view, the same for
+every reviewer and admin. Every sign-off is an audit event carrying the printed name, UTC time, meaning, reason and
+the document hash.
 """
 
 from __future__ import annotations
@@ -42,9 +43,14 @@ def sign_off(platform: Platform, principal: Principal, run_id: str, *, password:
         row = session.get(Run, run_id)
         if row is None:
             raise NotFound(f"no run {run_id!r}", hint="'clinval runs'")
-        resource, state, digest = run_resource(row), row.state, row.results_sha256
-    if state != "scored" or not digest:
+        resource, state = run_resource(row), row.state
+    if state != "scored":
         raise Conflict(f"run {run_id} is {state}; only a scored run can be signed off")
+    from validation.policy import enforce
+    from validation.reports import build_report, document_sha256
+
+    enforce(platform.db, principal, "signoff.create", resource)
+    digest = document_sha256(build_report(platform, principal, run_id))
     event = sign(platform, principal, password=password, resource=resource, document_sha256=digest,
                  meaning=meaning, reason=reason)
     return SignOff(seq=event["seq"], run_id=run_id, signer=event["actor_id"], printed_name=event["actor_name"],

@@ -172,6 +172,25 @@ def test_reviewer_signs_off_with_password_and_the_document_hash(world, scored):
                  reason="not my hospital")
     done = sign_off(platform, people["rev-h01"], scored.id, password="password for rev-h01",
                     meaning="request-changes", reason="Specificity at H01 below the pre-registered bound.")
-    assert done.document_sha256 == scored.results_sha256 and done.meaning == "request-changes"
+    from validation.reports import build_report, document_sha256
+
+    assert done.document_sha256 == document_sha256(build_report(platform, people["admin"], scored.id))
+    assert done.meaning == "request-changes"
     listed = list_signoffs(platform, people["regulator"], scored.id)
     assert [s.seq for s in listed] == [done.seq] and listed[0].printed_name == "rev-h01"
+
+
+@pytest.mark.parametrize("fmt", ["json", "html", "pdf"])
+def test_cli_writes_the_report(world, scored, tmp_path, fmt):
+    from click.testing import CliRunner
+
+    from validation.cli import cli
+
+    platform = world[0]
+    out = tmp_path / f"report.{fmt}"
+    r = CliRunner(env={"CLINVAL_HOME": str(platform.settings.home)}).invoke(
+        cli, ["report", scored.id, "--format", fmt, "--out", str(out)])
+    assert r.exit_code == 0, r.output
+    data = out.read_bytes()
+    assert data.startswith({"json": b"{", "html": b"<!DOCTYPE html", "pdf": b"%PDF"}[fmt]) or (
+        fmt == "html" and data.lstrip().lower().startswith(b"<!doctype html"))
