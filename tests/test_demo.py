@@ -31,6 +31,9 @@ def test_demo_runs_the_pipeline_and_reuses_it(demo_home):
     for step in ("[2/7]", "[3/7]", "[4/7]", "[5/7]", "[6/7]", "[7/7]"):
         assert step in first
     assert first.count("AUROC") == 2 and "verification: OK" in first
+    home = demo_home[0]
+    assert sorted(p.suffix for p in (home / "reports").iterdir()) == [".html", ".html", ".json", ".json", ".pdf",
+                                                                      ".pdf"]
     assert "Reusing corpus" in second and "Reusing run" in second and "verification: OK" in second
     assert "Traceback" not in first + second
 

@@ -49,7 +49,7 @@ DEMO_CASES = 40
 DEMO_SEED = 2026
 
 NOT_BUILT_YET = (
-    "reports (JSON/HTML/PDF) and the role pages of the dashboards, with sign-off",
+    "the role pages of the dashboards (sign-in works; reviewers sign off with 'validation.signoff' for now)",
 )
 
 
@@ -168,6 +168,14 @@ def _pipeline(platform, admin, settings: Settings, echo, cases: int) -> dict:
                  f"(DeLong) over {auroc['n']} cases; complete={run.complete}")
         for v in res.verdicts:
             echo(f"      {v['status'].upper():12} {v['criterion']}: {v['rule']}")
+        from validation.reports import build_report, render
+
+        reports = settings.home / "reports"
+        reports.mkdir(mode=0o700, exist_ok=True)
+        built = build_report(platform, admin, run.id)
+        for fmt in ("json", "html", "pdf"):
+            (reports / f"{run.id}.{fmt}").write_bytes(render(built, fmt))
+        echo(f"      report: {reports / (run.id + '.html')} (also .json, .pdf)")
     made["bundle"] = _audit(platform, admin, settings, echo)
     return made
 
