@@ -1,9 +1,8 @@
-"""Entry point of the dashboards (``clinval dashboard`` runs ``streamlit run`` on this file)."""
-
 from __future__ import annotations
 
 import streamlit as st
 
+from dashboards.navigation import pages_for
 from dashboards.session import current_principal, get_platform, log_in, log_out
 
 st.set_page_config(page_title="clinval", layout="wide")
@@ -29,16 +28,24 @@ def home_page() -> None:
 
     principal = current_principal()
     info = whoami(get_platform(), principal)
+    section, pages = pages_for(principal.role)
     st.title("clinval")
     st.write(f"Signed in as **{info['printed_name']}** ({info['role']}, {info['org']}).")
-    st.info("Reports, runs and sign-off pages for your role arrive with the reports-and-dashboards work.")
+    st.write(f"Your pages ({section}): " + ", ".join(p.title for p in pages) + ".")
     if st.button("Sign out"):
         log_out()
         st.rerun()
 
 
-if current_principal() is None:
+principal = current_principal()
+if principal is None:
     page = st.navigation([st.Page(login_page, title="Sign in", url_path="login")])
 else:
-    page = st.navigation([st.Page(home_page, title="Home", url_path="home", default=True)])
+    section, specs = pages_for(principal.role)
+    page = st.navigation({
+        "Account": [st.Page(home_page, title="Home", url_path="home", default=True, icon=":material/home:")],
+        section: [st.Page(str(s.path), title=s.title, url_path=s.url_path, icon=s.icon) for s in specs],
+    })
+    with st.sidebar:
+        st.caption(f"{principal.printed_name} · {principal.role.value} · {principal.org}")
 page.run()
