@@ -1,0 +1,118 @@
+"""Pages over a scored run: what a vendor, a hospital reviewer and a regulator each see and may do."""
+
+from __future__ import annotations
+
+import zipfile
+
+from dash_helpers import frames, open_page
+
+from validation.audit.trail import list_events
+from validation.runs import case_results, get_results
+from validation.signoff import list_signoffs
+
+
+def _no_case_level(at) -> None:
+    for frame in frames(at):
+        assert "case_id" not in frame.columns and "score" not in frame.columns
+
+
+def test_vendor_sees_aggregates_of_its_run_and_no_case_table(login, scored_world):
+    at = open_page(login("vendor"), "report.py")
+    assert at.selectbox[0].value == scored_world.run_id
+    res = get_results(scored_world.platform, scored_world.people["vendor"], scored_world.run_id)
+    overall = next(r for r in res.results if r["metric"] == "auroc" and r["group_kind"] == "overall")
+    shown = {m.label: m.value for m in at.metric}
+    assert shown["Pooled AUROC"] == f"{overall['estimate']:.3f}"
+    tables = frames(at)
+    verdicts = tables[0]
+    assert list(verdicts["criterion"]) == [v["criterion"] for v in res.verdicts]
+    per_site = next(t for t in tables if "site" in t.columns)
+    assert list(per_site["site"]) == ["H01", "H02"]
+    assert at.get("vega_lite_chart"), "the per-site forest chart is drawn"
+    _no_case_level(at)
+    open_page(at, "runs.py")
+    assert list(frames(at)[0]["run"]) == [scored_world.run_id]
+    _no_case_level(at)
+
+
+def test_another_vendor_sees_none_of_it(login, scored_world):
+    at = open_page(login("other-vendor"), "runs.py")
+    assert not frames(at) and any("No runs" in i.value for i in at.info)
+    open_page(at, "report.py")
+    assert not frames(at) and not at.selectbox
+    open_page(at, "vendor_submissions.py")
+    assert not frames(at)
+
+
+def test_reviewer_sees_its_hospitals_errors_only(login, scored_world):
+    at = open_page(login("rev-h01"), "reviewer_cases.py")
+    truth = case_results(scored_world.platform, scored_world.people["rev-h01"], scored_world.run_id, "H01")
+    errors = truth[~truth["correct"]]
+    table = frames(at)[0]
+    assert sorted(table["case_id"]) == sorted(errors["case_id"])
+    at.checkbox[0].uncheck().run()
+    assert sorted(frames(at)[0]["case_id"]) == sorted(truth["case_id"])
+
+
+def test_reviewer_of_another_hospital_sees_no_run(login, scored_world):
+    at = open_page(login("rev-h03"), "runs.py")
+    assert not frames(at)
+    open_page(at, "reviewer_cases.py")
+    assert not frames(at)
+
+
+def test_reviewer_signs_off_with_the_password(login, scored_world):
+    platform, people, run_id = scored_world.platform, scored_world.people, scored_world.run_id
+    before = len(list_signoffs(platform, people["admin2"], run_id))
+    at = open_page(login("rev-h01"), "reviewer_signoff.py")
+    at.radio[0].set_value("request-changes")
+    at.text_area[0].input("H01 sensitivity interval too wide")
+    at.text_input[0].input("not my password")
+    at.button[0].click().run()
+    assert len(at.error) == 1 and "password" in at.error[0].value.lower(), "a wrong password is refused"
+    assert not at.success
+    assert len(list_signoffs(platform, people["admin2"], run_id)) == before
+
+    seq_before = list_events(platform, people["admin2"], limit=10**6)[-1]["seq"]
+    at.text_input[0].input("password for rev-h01")
+    at.button[0].click().run()
+    assert not at.exception and not at.error, [e.value for e in at.error]
+    assert at.success and "Request changes" in at.success[0].value
+    after = list_signoffs(platform, people["admin2"], run_id)
+    assert len(after) == before + 1
+    new = after[-1]
+    assert (new.org, new.meaning, new.reason) == ("H01", "request-changes", "H01 sensitivity interval too wide")
+    new_events = list_events(platform, people["admin2"], since=seq_before + 1)
+    signatures = [e for e in new_events if e["object_id"] == run_id and e["meaning"]]
+    assert [(e["actor_org"], e["meaning"]) for e in signatures] == [("H01", "request-changes")]
+    shown = frames(at)[-1]
+    assert "H01 sensitivity interval too wide" in set(shown["reason"])
+
+
+def test_regulator_downloads_a_bundle_that_verifies(login, scored_world, tmp_path):
+    at = open_page(login("regulator"), "audit_bundle.py")
+    assert not at.get("download_button")
+    at.button[0].click().run()
+    assert not at.exception and not at.error, [e.value for e in at.error]
+    assert at.success and "verifies" in at.success[0].value
+    buttons = at.get("download_button")
+    assert len(buttons) == 2
+    data = at.session_state["clinval_bundle"]["bytes"]
+    path = tmp_path / "bundle.zip"
+    path.write_bytes(data)
+    assert zipfile.is_zipfile(path)
+    from validation.audit.trail import public_key_text
+    from validation.audit.verify_bundle import verify
+
+    assert verify(path, public_key_text(scored_world.platform)).ok
+
+
+def test_regulator_sees_data_quality_and_all_runs(login, scored_world):
+    at = open_page(login("regulator"), "quality.py")
+    shown = {m.label: m.value for m in at.metric}
+    assert shown["Integrity"] == "ok"
+    checks = frames(at)[-1]
+    assert len(checks) > 0 and "unexpected" in checks.columns
+    _no_case_level(at)
+    open_page(at, "runs.py")
+    assert scored_world.run_id in set(frames(at)[0]["run"])
