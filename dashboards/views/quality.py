@@ -28,7 +28,7 @@ if info.accepted_reason:
 
 st.subheader("Cases per site and task")
 st.dataframe(pd.DataFrame(info.counts).T.rename_axis("site"), width="stretch")
-if any(info.quarantined.values()) if isinstance(info.quarantined, dict) else info.quarantined:
+if info.quarantined and any(info.quarantined.values()):
     st.caption("Quarantined during de-identification")
     st.json(info.quarantined, expanded=False)
 

@@ -116,3 +116,21 @@ def test_regulator_sees_data_quality_and_all_runs(login, scored_world):
     _no_case_level(at)
     open_page(at, "runs.py")
     assert scored_world.run_id in set(frames(at)[0]["run"])
+
+
+def _subgroup_notes(at) -> list[str]:
+    table = next(t for t in frames(at) if "by" in t.columns)
+    return list(table["note"])
+
+
+def test_small_subgroups_are_suppressed_for_the_vendor_and_not_for_the_reviewer(login, scored_world):
+    vendor = open_page(login("vendor"), "report.py")
+    res = get_results(scored_world.platform, scored_world.people["vendor"], scored_world.run_id)
+    assert res.suppressed > 0, "the small test corpus has subgroups under the minimum cell size"
+    suppressed = [n for n in _subgroup_notes(vendor) if n.startswith("suppressed")]
+    expected = [r for r in res.results if r["group_kind"].startswith("subgroup") and r["estimate"] is None
+                and (r["note"] or "").startswith("suppressed")]
+    assert len(suppressed) == len(expected) > 0
+    assert any(f"{res.suppressed} groups with fewer than" in c.value for c in vendor.caption)
+    reviewer = open_page(login("rev-h01"), "report.py")
+    assert not [n for n in _subgroup_notes(reviewer) if n.startswith("suppressed")]
