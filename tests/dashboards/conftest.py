@@ -101,6 +101,9 @@ def login(dash_world, monkeypatch):
     from dashboards.session import get_platform
 
     get_platform.clear()
+    import streamlit as st
+
+    st.cache_data.clear()  # each test reads the platform as it is now, not as an earlier test cached it
 
     def _login(username: str) -> AppTest:
         at = AppTest.from_file(str(APP_PATH), default_timeout=30)

@@ -134,3 +134,17 @@ def test_small_subgroups_are_suppressed_for_the_vendor_and_not_for_the_reviewer(
     assert any(f"{res.suppressed} groups with fewer than" in c.value for c in vendor.caption)
     reviewer = open_page(login("rev-h01"), "report.py")
     assert not [n for n in _subgroup_notes(reviewer) if n.startswith("suppressed")]
+
+
+def test_regulator_lists_every_sign_off_of_every_run(login, scored_world):
+    from validation.signoff import sign_off
+
+    platform, people, run_id = scored_world.platform, scored_world.people, scored_world.run_id
+    sign_off(platform, people["rev-h01"], run_id, password="password for rev-h01", meaning="approve",
+             reason="signed through the service for the regulator's list")
+    at = open_page(login("regulator"), "signoffs.py")
+    table = frames(at)[0]
+    expected = list_signoffs(platform, people["regulator"], run_id)
+    assert list(table["event"]) == [s.seq for s in expected]
+    assert "signed through the service for the regulator's list" in set(table["reason"])
+    assert set(table["run"]) == {run_id}
