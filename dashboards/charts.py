@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pandas as pd
 
-__all__ = ["forest_chart", "score_chart"]
+__all__ = ["forest_chart", "score_chart", "site_heatmap"]
 
 
 def forest_chart(rows: pd.DataFrame, *, metric: str, pooled: float | None = None):
@@ -57,3 +57,23 @@ def score_chart(cases: pd.DataFrame, *, threshold: float):
         color=alt.Color("label:N", title="reference"))
     rule = alt.Chart(pd.DataFrame({"threshold": [threshold]})).mark_rule(color="red").encode(x="threshold:Q")
     return alt.layer(hist, rule).properties(height=220)
+
+
+def site_heatmap(rows: pd.DataFrame, *, metric: str):
+    """Sites (columns) by runs (rows), coloured by the site estimate; suppressed or undefined cells stay blank.
+
+    Parameters
+    ----------
+    rows : DataFrame
+        ``run``, ``site``, ``estimate``, ``ci_low``, ``ci_high``, ``n``.
+    """
+    import altair as alt
+
+    data = rows.loc[rows["estimate"].notna(), ["run", "site", "estimate", "ci_low", "ci_high", "n"]]
+    tooltip = ["run", "site", alt.Tooltip("estimate:Q", format=".3f"), alt.Tooltip("ci_low:Q", format=".3f"),
+               alt.Tooltip("ci_high:Q", format=".3f"), "n:Q"]
+    return alt.Chart(data).mark_rect().encode(
+        x=alt.X("site:N", title="site"), y=alt.Y("run:N", title="run"),
+        color=alt.Color("estimate:Q", title=metric, scale=alt.Scale(scheme="redyellowgreen", domain=[0.5, 1.0])),
+        tooltip=tooltip,
+    ).properties(height=max(80, 26 * data["run"].nunique()))

@@ -30,6 +30,7 @@ def _p(script: str, title: str, url_path: str, icon: str) -> PageSpec:
     return PageSpec(script=script, title=title, url_path=url_path, icon=icon)
 
 
+_OVERVIEW = _p("overview.py", "Overview", "overview", ":material/dashboard:")
 _REPORT = _p("report.py", "Run report", "report", ":material/analytics:")
 _SIGNOFFS = _p("signoffs.py", "Sign-offs", "signoffs", ":material/draw:")
 _QUALITY = _p("quality.py", "Data quality", "quality", ":material/fact_check:")
@@ -40,24 +41,24 @@ SECTIONS: dict[Role, tuple[str, tuple[PageSpec, ...]]] = {
     Role.VENDOR: ("Vendor", (
         _p("vendor_submissions.py", "My submissions", "submissions", ":material/upload_file:"),
         _p("runs.py", "My runs", "runs", ":material/play_circle:"),
-        _REPORT,
+        _OVERVIEW, _REPORT,
     )),
     Role.REVIEWER: ("Hospital reviewer", (
         _p("runs.py", "Runs on my hospital's data", "runs", ":material/play_circle:"),
-        _REPORT,
+        _OVERVIEW, _REPORT,
         _p("reviewer_cases.py", "Failure cases", "cases", ":material/search:"),
         _p("reviewer_signoff.py", "Sign off", "sign-off", ":material/approval:"),
     )),
     Role.REGULATOR: ("Regulator", (
         _p("runs.py", "All runs", "runs", ":material/play_circle:"),
-        _REPORT, _SIGNOFFS, _QUALITY, _AUDIT, _BUNDLE,
+        _OVERVIEW, _REPORT, _SIGNOFFS, _QUALITY, _AUDIT, _BUNDLE,
     )),
     Role.ADMIN: ("Pilot-base admin", (
         _p("admin_corpora.py", "Corpora", "corpora", ":material/database:"),
         _p("admin_protocols.py", "Protocols", "protocols", ":material/rule:"),
         _p("admin_users.py", "Users", "users", ":material/group:"),
         _p("runs.py", "Runs", "runs", ":material/play_circle:"),
-        _REPORT, _SIGNOFFS, _QUALITY, _AUDIT, _BUNDLE,
+        _OVERVIEW, _REPORT, _SIGNOFFS, _QUALITY, _AUDIT, _BUNDLE,
     )),
 }
 """Section title and pages per role; a signed-in user sees only the section of its own role."""

@@ -148,3 +148,17 @@ def test_regulator_lists_every_sign_off_of_every_run(login, scored_world):
     assert list(table["event"]) == [s.seq for s in expected]
     assert "signed through the service for the regulator's list" in set(table["reason"])
     assert set(table["run"]) == {run_id}
+
+
+def test_overview_summarises_each_run_with_its_worst_site(login, scored_world):
+    at = open_page(login("regulator"), "overview.py")
+    res = get_results(scored_world.platform, scored_world.people["regulator"], scored_world.run_id)
+    sites = {r["group"]: r["estimate"] for r in res.results if r["metric"] == "auroc" and r["group_kind"] == "site"}
+    worst = min(sites, key=sites.get)
+    overall = next(r for r in res.results if r["metric"] == "auroc" and r["group_kind"] == "overall")
+    row = frames(at)[0].set_index("run").loc[scored_world.run_id]
+    assert row["worst site"] == f"{worst} ({sites[worst]:.3f})"
+    assert row["pooled auroc (95% CI)"].startswith(f"{overall['estimate']:.3f} ({overall['ci_low']:.3f} to ")
+    passed = sum(v["status"] == "pass" for v in res.verdicts)
+    assert row["criteria met"] == f"{passed}/{len(res.verdicts)}"
+    assert at.get("vega_lite_chart")
