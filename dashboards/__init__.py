@@ -2,6 +2,10 @@
 
 Pages only present: every read and every write goes through ``validation``'s service functions with the
 logged-in principal; nothing here touches the database, MLflow or files directly.
+
+Layout: ``app.py`` (sign-in and ``st.navigation`` with one section per role), ``navigation.py`` (which pages each
+role sees), ``views/`` (one script per page), ``data.py`` (cached service reads keyed by caller), ``widgets.py``
+(run pickers, results tables) and ``charts.py`` (Altair charts, rendered offline by Streamlit).
 """
 
 from pathlib import Path

@@ -27,10 +27,8 @@ if scope == "One run":
     run_id = st.selectbox("Run", [r.id for r in runs])
 
 if st.button("Prepare bundle"):
-    from validation.audit.trail import export_bundle
+    from validation.audit.trail import export_bundle, public_key_text
     from validation.audit.verify_bundle import verify
-
-    from validation.audit.trail import public_key_text
 
     with tempfile.TemporaryDirectory(prefix="clinval-bundle-") as tmp:
         out = Path(tmp) / "bundle.zip"
