@@ -106,6 +106,19 @@ def test_regulator_downloads_a_bundle_that_verifies(login, scored_world, tmp_pat
 
     assert verify(path, public_key_text(scored_world.platform)).ok
 
+    kept = at.session_state["clinval_bundle"]["checkpoint"]
+    with zipfile.ZipFile(path) as z:
+        assert z.read("checkpoint.txt").decode() == kept
+    at.text_area[0].input(kept)
+    at.button[0].click().run()
+    assert not at.error, [e.value for e in at.error]
+    assert "only grew since your earlier checkpoint" in at.success[0].value
+    again = tmp_path / "again.zip"
+    again.write_bytes(at.session_state["clinval_bundle"]["bytes"])
+    with zipfile.ZipFile(again) as z:
+        assert z.read("previous_checkpoint.txt").decode() == kept
+    assert verify(again, public_key_text(scored_world.platform), kept).ok
+
 
 def test_regulator_sees_data_quality_and_all_runs(login, scored_world):
     at = open_page(login("regulator"), "quality.py")
