@@ -23,6 +23,22 @@ def login_page() -> None:
             st.rerun()
 
 
+def _awaiting_signoff(principal) -> None:
+    from dashboards import data
+    from validation import ClinvalError
+
+    try:
+        scored = [r for r in data.runs(principal) if r.state == "scored"]
+        waiting = [r.id for r in scored if not any(s.org == principal.org for s in data.signoffs(principal, r.id))]
+    except ClinvalError as exc:
+        st.error(exc.message)
+        return
+    if waiting:
+        st.warning(f"Runs on {principal.org}'s data awaiting your hospital's sign-off: {', '.join(waiting)}.")
+    else:
+        st.success(f"Every scored run on {principal.org}'s data has a sign-off from {principal.org}.")
+
+
 def home_page() -> None:
     from validation.accounts import whoami
 
@@ -32,6 +48,8 @@ def home_page() -> None:
     st.title("clinval")
     st.write(f"Signed in as **{info['printed_name']}** ({info['role']}, {info['org']}).")
     st.write(f"Your pages ({section}): " + ", ".join(p.title for p in pages) + ".")
+    if principal.role.value == "reviewer":
+        _awaiting_signoff(principal)
     if st.button("Sign out"):
         log_out()
         st.rerun()

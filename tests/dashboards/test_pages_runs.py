@@ -61,6 +61,24 @@ def test_reviewer_of_another_hospital_sees_no_run(login, scored_world):
     assert not frames(at)
 
 
+def test_reviewer_home_says_which_runs_await_its_hospitals_sign_off(login, scored_world):
+    platform, people, run_id = scored_world.platform, scored_world.people, scored_world.run_id
+    from validation.signoff import sign_off
+
+    if not any(s.org == "H01" for s in list_signoffs(platform, people["rev-h01"], run_id)):
+        at = login("rev-h01")
+        assert at.warning and run_id in at.warning[0].value and not at.success
+        sign_off(platform, people["rev-h01"], run_id, password="password for rev-h01", meaning="approve",
+                 reason="home page test")
+        import streamlit as st
+
+        st.cache_data.clear()  # signed outside the dashboard: pages see it once their short cache expires
+    at = login("rev-h01")
+    assert at.success and "Every scored run" in at.success[0].value and not at.warning
+    at = login("rev-h03")  # its hospital's data is in no run
+    assert at.success and not at.warning
+
+
 def test_reviewer_signs_off_with_the_password(login, scored_world):
     platform, people, run_id = scored_world.platform, scored_world.people, scored_world.run_id
     before = len(list_signoffs(platform, people["admin2"], run_id))
@@ -175,3 +193,4 @@ def test_overview_summarises_each_run_with_its_worst_site(login, scored_world):
     passed = sum(v["status"] == "pass" for v in res.verdicts)
     assert row["criteria met"] == f"{passed}/{len(res.verdicts)}"
     assert at.get("vega_lite_chart")
+
