@@ -14,6 +14,7 @@ import pwd
 import shutil
 import socket
 import subprocess
+import sys
 import tempfile
 import uuid
 from pathlib import Path
@@ -28,6 +29,19 @@ ROOT = Path(__file__).resolve().parents[1]
 REFERENCE = ROOT.parent / "shared" / "reference"
 _CLINVAL_ENV = ("CLINVAL_HOME", "CLINVAL_DB_URL", "CLINVAL_TOKEN", "CLINVAL_SANDBOX", "CLINVAL_SCHEDULER",
                 "CLINVAL_MIN_CELL", "MLFLOW_TRACKING_URI")
+
+
+_REAL_MAIN = sys.modules.get("__main__")
+
+
+@pytest.fixture(autouse=True)
+def _restore_main_module():
+    """Streamlit's AppTest runs page scripts as ``__main__`` and can leave its temporary script there; a process
+    pool started later (spawn/forkserver) would then re-run that script in every worker and die. Put the real
+    ``__main__`` back after every test."""
+    yield
+    if sys.modules.get("__main__") is not _REAL_MAIN and _REAL_MAIN is not None:
+        sys.modules["__main__"] = _REAL_MAIN
 
 
 @pytest.fixture(autouse=True)

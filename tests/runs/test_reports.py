@@ -9,7 +9,6 @@ from xml.etree import ElementTree
 
 import pandas as pd
 import pytest
-from conftest import EVAL_SITES
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -25,6 +24,8 @@ from validation.reports import (
 )
 from validation.reports.model import parse_heterogeneity, reconstruct_2x2
 from validation.runs import evaluate, get_results, run_dir
+
+EVAL_SITES = ["H01", "H05", "H09"]  # the hospitals of the shared run-test world (tests/runs/conftest.py)
 
 
 @pytest.fixture(scope="module")

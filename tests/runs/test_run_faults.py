@@ -13,9 +13,10 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-from conftest import EVAL_SITES
 
 from validation.runs import create_run, execute_run, get_results, run_dir
+
+EVAL_SITES = ["H01", "H05", "H09"]  # the hospitals of the shared run-test world (tests/runs/conftest.py)
 
 _RUNNER = textwrap.dedent(
     """
