@@ -49,7 +49,8 @@ DEMO_CASES = 40
 DEMO_SEED = 2026
 
 NOT_BUILT_YET = (
-    "the role pages of the dashboards (sign-in works; reviewers sign off with 'validation.signoff' for now)",
+    "the DICOM image beside each failure case on the reviewer's page (the case table is there)",
+    "admin write actions in the dashboards (use the CLI), OIDC sign-in, a real-browser end-to-end test",
 )
 
 
@@ -96,6 +97,7 @@ def run_demo(settings: Settings, *, echo: Callable[[str], None] = print, cases: 
 
         write_checkpoint(platform)
         platform.close()
+    echo("Dashboards: 'make dashboard' (or 'clinval dashboard') and sign in with a demo account above.")
     echo("Not built yet (the demo grows as these land):")
     for item in NOT_BUILT_YET:
         echo(f"      - {item}")
