@@ -86,6 +86,18 @@ def case_results(principal: Principal, run_id: str, site: str):
 
 
 @st.cache_data(ttl=TTL, show_spinner=False)
+def _case_image(key, _principal, run_id: str, site: str, case_id: str):
+    from validation.runs import case_image as service
+
+    return service(get_platform(), _principal, run_id, site, case_id)
+
+
+def case_image(principal: Principal, run_id: str, site: str, case_id: str):
+    """The de-identified image of one of the hospital's cases (its reviewers only), or None."""
+    return _case_image(_key(principal), principal, run_id, site, case_id)
+
+
+@st.cache_data(ttl=TTL, show_spinner=False)
 def _signoffs(key, _principal, run_id: str):
     from validation.signoff import list_signoffs
 

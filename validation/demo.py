@@ -49,7 +49,6 @@ DEMO_CASES = 40
 DEMO_SEED = 2026
 
 NOT_BUILT_YET = (
-    "the DICOM image beside each failure case on the reviewer's page (the case table is there)",
     "admin write actions in the dashboards (use the CLI), OIDC sign-in, a real-browser end-to-end test",
 )
 

@@ -30,4 +30,13 @@ shown = errors if only_errors else cases
 columns = [c for c in ("case_id", "score", "label", "predicted", "correct", "age_band", "sex", "manufacturer")
            if c in shown.columns]
 st.dataframe(shown[columns].sort_values("score"), hide_index=True, width="stretch")
-st.caption(f"Threshold {run.threshold:g}. Case ids are pseudonyms; the images are not shown on this page yet.")
+st.caption(f"Threshold {run.threshold:g}. Case ids are pseudonyms.")
+if not shown.empty:
+    chosen = st.selectbox("Show the image of case", list(shown.sort_values("score")["case_id"]))
+    image = call(data.case_image, principal, run.id, site, chosen)
+    if image is None:
+        st.info("This case's input is not an image (e.g. a FHIR record).")
+    else:
+        case = shown[shown["case_id"] == chosen].iloc[0]
+        st.image(image, caption=f"{chosen}: score {case['score']:.3f}, reference label {int(case['label'])}",
+                 width=384)

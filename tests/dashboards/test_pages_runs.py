@@ -50,7 +50,10 @@ def test_reviewer_sees_its_hospitals_errors_only(login, scored_world):
     errors = truth[~truth["correct"]]
     table = frames(at)[0]
     assert sorted(table["case_id"]) == sorted(errors["case_id"])
+    if len(errors):
+        assert at.get("image"), "the de-identified image of the chosen case is shown"
     at.checkbox[0].uncheck().run()
+    assert at.get("image")
     assert sorted(frames(at)[0]["case_id"]) == sorted(truth["case_id"])
 
 

@@ -195,3 +195,26 @@ def test_cli_writes_the_report(world, scored, tmp_path, fmt):
     data = out.read_bytes()
     assert data.startswith({"json": b"{", "html": b"<!DOCTYPE html", "pdf": b"%PDF"}[fmt]) or (
         fmt == "html" and data.lstrip().lower().startswith(b"<!doctype html"))
+
+
+def test_reviewers_see_the_deidentified_image_of_their_own_cases_only(world, scored):
+    import pydicom
+
+    from validation.corpora import corpus_dir
+    from validation.runs import case_image
+
+    platform, people, _, corpus = world
+    cases = case_results(platform, people["rev-h01"], scored.id, "H01")
+    case_id = cases["case_id"].iloc[0]
+    image = case_image(platform, people["rev-h01"], scored.id, "H01", case_id)
+    ds = pydicom.dcmread(corpus_dir(platform, corpus) / cases["input_path"].iloc[0])
+    assert image.shape == ds.pixel_array.shape and image.dtype.name == "uint8"
+    expected = ds.pixel_array.astype(float) / (2 ** int(ds.BitsStored) - 1)
+    if ds.PhotometricInterpretation == "MONOCHROME1":
+        expected = 1 - expected
+    assert np.abs(image.astype(float) - np.round(expected * 255)).max() <= 1
+    with pytest.raises(AccessDenied):
+        case_image(platform, people["rev-h01"], scored.id, "H05", case_id)
+    for who in ("vendor", "regulator", "admin"):
+        with pytest.raises(AccessDenied):
+            case_image(platform, people[who], scored.id, "H01", case_id)

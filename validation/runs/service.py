@@ -35,6 +35,7 @@ __all__ = [
     "list_runs",
     "get_results",
     "case_results",
+    "case_image",
     "run_dir",
     "run_resource",
 ]
@@ -499,3 +500,48 @@ def case_results(platform: Platform, principal: Principal, run_id: str, site: st
     frame["predicted"] = (frame["score"] >= threshold).astype(int)
     frame["correct"] = frame["predicted"] == frame["label"]
     return frame
+
+
+def case_image(platform: Platform, principal: Principal, run_id: str, site: str, case_id: str):
+    """The de-identified image of one case, ready to display (reviewers of that hospital only).
+
+    Returns an 8-bit grayscale array (MONOCHROME1 inverted so that bright means dense, scaled to the stored bit
+    depth), or None when the case's input is not an image.
+
+    Raises
+    ------
+    AccessDenied
+        Not a reviewer of ``site`` (recorded).
+    NotFound
+        The run has no such site or the site no such case.
+    """
+    import numpy as np
+    import pandas as pd
+
+    from validation.corpora import corpus_dir
+
+    with platform.db.read() as session:
+        row = session.get(Run, run_id)
+        resource = run_resource(row) if row else Resource(kind="run", id=str(run_id), org="-")
+        corpus_id = row.corpus_id if row else None
+    enforce(platform.db, principal, "results.read_cases",
+            Resource(kind="run", id=str(run_id), org=resource.org, sites=frozenset([site]) & resource.sites))
+    if corpus_id is None or site not in resource.sites:
+        raise NotFound(f"run {run_id} has no site {site}")
+    cdir = corpus_dir(platform, corpus_id)
+    index = pd.read_parquet(cdir / "sites" / site / "index.parquet", columns=["case_id", "modality", "input_path"])
+    match = index[index["case_id"] == case_id]
+    if match.empty:
+        raise NotFound(f"site {site} has no case {case_id!r} in this corpus")
+    rel = str(match["input_path"].iloc[0])
+    if not rel.startswith(f"sites/{site}/inputs/") or ".." in rel or not rel.endswith(".dcm"):
+        return None
+    import pydicom
+
+    ds = pydicom.dcmread(cdir / rel)
+    pixels = ds.pixel_array.astype(np.float64)
+    top = float(2 ** int(getattr(ds, "BitsStored", 8)) - 1)
+    pixels = np.clip(pixels / top, 0.0, 1.0)
+    if str(getattr(ds, "PhotometricInterpretation", "")) == "MONOCHROME1":
+        pixels = 1.0 - pixels
+    return (pixels * 255).round().astype(np.uint8)
