@@ -1040,7 +1040,7 @@ def dashboard(state: _State, port: int, address: str) -> None:
     cmd = [
         sys.executable, "-m", "streamlit", "run", app_path,
         "--server.port", str(port), "--server.address", address, "--server.headless", "true",
-        "--browser.gatherUsageStats", "false",
+        "--browser.gatherUsageStats", "false", "--client.toolbarMode", "minimal",
     ]
     click.echo(f"Serving the dashboards at http://{address}:{port} (Ctrl-C to stop)")
     raise SystemExit(subprocess.call(cmd, env=env))
