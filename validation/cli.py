@@ -39,6 +39,11 @@ class _Group(click.Group):
             ctx.exit(130)
         except (click.exceptions.Exit, click.ClickException, click.Abort):
             raise
+        except OSError as exc:  # a file the user named cannot be read or written: say which and why
+            where = f" {exc.filename}" if exc.filename else ""
+            click.echo(f"Error: cannot access{where}: {exc.strerror or type(exc).__name__}", err=True)
+            click.echo("Hint: check that the folder exists and that you may write to it", err=True)
+            ctx.exit(1)
         except Exception as exc:  # a bug: say so in one line; the traceback only on request
             if os.environ.get("CLINVAL_DEBUG"):
                 raise

@@ -137,3 +137,9 @@ def test_console_script_runs_in_a_fresh_process(tmp_path):
     assert out.returncode == 0, out.stderr
     out = subprocess.run([sys.executable, "-m", "validation.cli", "whoami"], env=env, capture_output=True, text=True)
     assert out.returncode == 0 and "admin" in out.stdout
+
+
+def test_an_unwritable_output_file_is_one_line_not_a_traceback(home, run, tmp_path):
+    result = run("audit", "checkpoint", "--out", str(tmp_path / "no-such-folder" / "cp.txt"))
+    assert result.exit_code == 1, result.output
+    assert "cannot access" in result.output and "Traceback" not in result.output and "internal error" not in result.output

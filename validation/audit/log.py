@@ -17,7 +17,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from validation.audit.canonical import canonical_json
+from validation.audit.canonical import EVENT_KEYS, canonical_json
 from validation.identity import Principal
 from validation.schema import AuditEvent
 
@@ -35,22 +35,7 @@ __all__ = [
 
 GENESIS_HASH = "0" * 64
 _TAIL_KEY = "clinval.audit_tail"
-EVENT_FIELDS = (
-    "seq",
-    "time",
-    "actor_id",
-    "actor_role",
-    "actor_org",
-    "actor_name",
-    "action",
-    "object_type",
-    "object_id",
-    "object_sha256",
-    "details",
-    "reason",
-    "meaning",
-    "prev_hash",
-)
+EVENT_FIELDS = tuple(sorted(EVENT_KEYS))  # the event contract, defined once in validation.audit.canonical
 
 
 def _jsonable(value: Any) -> Any:
