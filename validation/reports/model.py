@@ -261,21 +261,22 @@ def _corpus_section(platform: Platform, corpus_row, task: str, view: str, run_si
         row = site_rows.get(site)
         n = None if row is None else row.get("n")
         n_pos = None if row is None else row.get("n_pos")
+        hidden = bool(row and _suppressed(row))
         sites.append({
             "site": site,
             "cases": n, "positives": n_pos,
             "prevalence": (n_pos / n) if n and n_pos is not None else None,
-            "suppressed": bool(row and _suppressed(row)),
+            "suppressed": hidden,
             "ingest": _numeric_leaves({k: v for k, v in rep.items() if k == view}),
         })
         excluded = task_rep.get("excluded") or {}
         flow_sites.append({
             "site": site,
-            "reference_cases": hide(task_rep.get("reference_rows")),
-            "excluded_input_quarantined": excluded.get("input_quarantined"),
-            "excluded_no_input": excluded.get("no_input"),
-            "in_corpus": hide(task_rep.get("cases")),
-            "planned": hide(planned.get(site)),
+            "reference_cases": None if hidden else hide(task_rep.get("reference_rows")),
+            "excluded_input_quarantined": None if hidden else excluded.get("input_quarantined"),
+            "excluded_no_input": None if hidden else excluded.get("no_input"),
+            "in_corpus": None if hidden else hide(task_rep.get("cases")),
+            "planned": None if hidden else hide(planned.get(site)),
         })
     section = {
         "id": corpus_row.id, "name": corpus_row.name, "task": task, "sites": sites,

@@ -434,9 +434,36 @@ class RunResults:
     min_cell: int
 
 
+UNSUPPRESSED_KINDS = ("overall", "site_gap", "random_effects")
+
+
+def _suppressed_groups(rows, limit: int) -> set[tuple[str, str]]:
+    """The (group_kind, group) pairs whose rows are hidden: every group with fewer than ``limit`` cases, and, in a
+    breakdown (all sites, or all values of one subgroup attribute) where exactly one group is hidden, also the next
+    smallest group, so that no hidden count can be recovered as the overall count minus the shown ones."""
+    if limit <= 0:
+        return set()
+    sizes: dict[tuple[str, str], int] = {}
+    for r in rows:
+        if r.group_kind in UNSUPPRESSED_KINDS:
+            continue
+        key = (r.group_kind, r.group)
+        sizes[key] = max(sizes.get(key, 0), int(r.n or 0), int(r.n_pos or 0) + int(r.n_neg or 0))
+    hidden = {key for key, n in sizes.items() if n < limit}
+    for kind in {k for k, _ in sizes}:
+        groups = sorted(((n, g) for (k, g), n in sizes.items() if k == kind))
+        primary = [g for n, g in groups if (kind, g) in hidden]
+        if len(primary) == 1 and len(groups) > 1:
+            n, g = next((n, g) for n, g in groups if (kind, g) not in hidden)
+            hidden.add((kind, g))
+    return hidden
+
+
 def get_results(platform: Platform, principal: Principal, run_id: str) -> RunResults:
     """The tidy results and verdicts of a scored run. For vendors and regulators, groups with fewer cases than
-    ``min_cell`` (and than the protocol's minimum) are suppressed: estimate and interval removed, note says so."""
+    ``min_cell`` (and than the protocol's minimum) are suppressed: estimate, interval and counts removed, note says
+    so; where that hides a single group of a breakdown, the next smallest group is hidden too (complementary
+    suppression), so the hidden counts cannot be recovered by subtraction from the overall row."""
     from validation.protocols import get_protocol
 
     with platform.db.read() as session:
@@ -452,14 +479,16 @@ def get_results(platform: Platform, principal: Principal, run_id: str) -> RunRes
     out = []
     with platform.db.read() as session:
         rows = session.scalars(select(ResultRow).where(ResultRow.run_id == run_id).order_by(ResultRow.pk)).all()
+        hidden = _suppressed_groups(rows, limit)
         for r in rows:
             record = {c: getattr(r, c) for c in ("metric", "group_kind", "group", "estimate", "ci_low", "ci_high",
                                                  "ci_method", "n", "n_pos", "n_neg", "note")}
-            small = r.group_kind not in ("overall", "site_gap", "random_effects") and r.n < limit
+            small = r.group_kind not in UNSUPPRESSED_KINDS and (r.n < limit or (r.group_kind, r.group) in hidden)
             if small:
                 suppressed += 1
-                record.update(estimate=None, ci_low=None, ci_high=None, n_pos=None, n_neg=None,
-                              note=f"suppressed: fewer than {limit} cases")
+                why = (f"suppressed: fewer than {limit} cases" if r.n < limit
+                       else "suppressed: complementary (another group of this breakdown is under the minimum)")
+                record.update(estimate=None, ci_low=None, ci_high=None, n_pos=None, n_neg=None, note=why)
                 record["n"] = None
             out.append(record)
         verdicts = [{"criterion": v.criterion, "rule": v.rule, "status": v.status, "detail": v.detail}
