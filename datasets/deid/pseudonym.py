@@ -62,7 +62,7 @@ class Pseudonymizer:
     True
     """
 
-    __slots__ = ("_key", "_tag_key", "_uid_cache", "_token_cache", "_check_cache")
+    __slots__ = ("_key", "_tag_key", "_inner", "_outer", "_tag_states", "_uid_cache", "_token_cache", "_check_cache")
 
     def __init__(self, secret: bytes) -> None:
         if not isinstance(secret, (bytes, bytearray)):
@@ -77,17 +77,33 @@ class Pseudonymizer:
             )
         self._key = bytes(secret)
         self._tag_key = hmac.digest(self._key, b"clinval pseudonym tag key", "sha256")
+        # HMAC (RFC 2104) with the key schedule done once: SHA-256 states after the padded key XOR ipad / opad.
+        block = (hashlib.sha256(self._key).digest() if len(self._key) > 64 else self._key).ljust(64, b"\x00")
+        self._inner = hashlib.sha256(bytes(b ^ 0x36 for b in block))
+        self._outer = hashlib.sha256(bytes(b ^ 0x5C for b in block))
+        self._tag_states: dict[tuple[str, int], object] = {}  # keyed BLAKE2b with its key block absorbed
         self._uid_cache: dict[str, str] = {}
         self._token_cache: dict[tuple[str, ...], str] = {}
         self._check_cache: dict[tuple[str, str], bool] = {}
 
     def _tag(self, domain: str, body: bytes, size: int) -> bytes:
         """Keyed BLAKE2b (a MAC, cheaper than a second HMAC) over the pseudonym body."""
-        return hashlib.blake2b(body, key=self._tag_key, person=domain.encode()[:16], digest_size=size).digest()
+        state = self._tag_states.get((domain, size))
+        if state is None:
+            state = self._tag_states[(domain, size)] = hashlib.blake2b(
+                key=self._tag_key, person=domain.encode()[:16], digest_size=size
+            )
+        h = state.copy()
+        h.update(body)
+        return h.digest()
 
     def _mac(self, domain: str, *parts: str) -> bytes:
-        msg = "\x00".join((domain, *parts)).encode("utf-8", "surrogatepass")
-        return hmac.digest(self._key, msg, "sha256")
+        """``HMAC-SHA256(secret, domain || 0x00 || parts joined by 0x00)``, equal to :func:`hmac.digest`."""
+        inner = self._inner.copy()
+        inner.update("\x00".join((domain, *parts)).encode("utf-8", "surrogatepass"))
+        outer = self._outer.copy()
+        outer.update(inner.digest())
+        return outer.digest()
 
     # -- generic tagged tokens -------------------------------------------------
     def _token(self, domain: str, *parts: str) -> str:

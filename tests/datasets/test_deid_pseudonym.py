@@ -84,3 +84,45 @@ def test_fhir_tokens():
     assert parsed.version == 8 and parsed.variant == uuid.RFC_4122
     assert p.uuid("H01", u) == u and p.is_pseudonym_uuid(u)
     assert not p.is_pseudonym_uuid(str(uuid.UUID(int=12345, version=4)))
+
+
+# Reference derivations written here from the module's documented formulas with the standard library's one-shot
+# HMAC and keyed BLAKE2b: the precomputed key schedules of the implementation must give the same bytes.
+def _ref_mac(secret: bytes, domain: str, *parts: str) -> bytes:
+    import hmac
+
+    return hmac.digest(secret, "\x00".join((domain, *parts)).encode("utf-8", "surrogatepass"), "sha256")
+
+
+def _ref_tag(secret: bytes, domain: str, body: bytes, size: int) -> bytes:
+    import hashlib
+    import hmac
+
+    tag_key = hmac.digest(secret, b"clinval pseudonym tag key", "sha256")
+    return hashlib.blake2b(body, key=tag_key, person=domain.encode()[:16], digest_size=size).digest()
+
+
+def _ref_uuid(secret: bytes, site: str, value: str) -> str:
+    body = bytearray(_ref_mac(secret, "uuid", site, value.lower())[:12])
+    body[6] = 0x80 | (body[6] & 0x0F)
+    body[8] = 0x80 | (body[8] & 0x3F)
+    h = (bytes(body) + _ref_tag(secret, "uuid", bytes(body), 4)).hex()
+    return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
+
+
+@settings(max_examples=60, deadline=None)
+@given(secret=st.binary(min_size=16, max_size=150), site=st.text(max_size=8), value=st.text(max_size=40))
+def test_mac_and_tags_equal_one_shot_hmac_and_blake2b(secret, site, value):
+    import base64
+
+    p = Pseudonymizer(secret)
+    uid_body = _ref_mac(secret, "uid", "1.2.3")[:12]
+    assert p.uid("1.2.3") == "2.25." + str(int.from_bytes(uid_body + _ref_tag(secret, "uid", uid_body, 4), "big"))
+    body = _ref_mac(secret, "patient", site, value.strip("\x00 "))[:12]
+    expected = base64.b32encode(body + _ref_tag(secret, "patient", body, 3)).decode().lower()
+    if not p.is_patient_id(value.strip("\x00 ")):
+        assert p.patient_id(site, value) == expected
+    n = int.from_bytes(_ref_mac(secret, "shift", expected)[:8], "big")
+    assert p.date_shift_days(expected) == -(1 + n % 365)
+    if not p.is_pseudonym_uuid(value.lower()):
+        assert p.uuid(site, value) == _ref_uuid(secret, site, value)
