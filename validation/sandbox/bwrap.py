@@ -7,8 +7,9 @@ Layout inside the bubblewrap sandbox::
     /usr, /bin, /lib*      host system, read-only (for the dynamic loader and setpriv)
     <python prefixes>      the interpreter, its stdlib and the venv, read-only, at their host paths
     /model                 the model directory, read-only
-    /input                 the input root, read-only
-    /job                   the case table, run config and harness script, read-only
+    /input                 the input root, read-only; or, for a session over several input roots,
+    /input/<name>          each of them, read-only
+    /job                   the session config and harness script, read-only (cases come by pipe)
     /out, /tmp, /dev/shm   private tmpfs of bounded size (gone when the sandbox ends)
     /proc, /dev            a new procfs (new pid namespace) and a minimal /dev
 
@@ -41,6 +42,7 @@ from validation.sandbox.limits import SandboxLimits
 
 __all__ = [
     "SandboxPaths",
+    "input_mount",
     "bwrap_executable",
     "bwrap_problem",
     "python_roots",
@@ -59,11 +61,20 @@ TMP_DIR = "/tmp"
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class SandboxPaths:
-    """Host directories mounted into the sandbox (all absolute, all existing)."""
+    """Host directories mounted into the sandbox (all absolute, all existing).
+
+    ``inputs`` maps a name to an input root: the name ``""`` (alone) is mounted at ``/input``,
+    any other name at ``/input/<name>``.
+    """
 
     model_dir: Path
-    input_root: Path
+    inputs: dict[str, Path]
     job_dir: Path
+
+
+def input_mount(name: str) -> str:
+    """Where the input root called ``name`` appears inside the sandbox."""
+    return INPUT_DIR if name == "" else f"{INPUT_DIR}/{name}"
 
 
 def bwrap_executable() -> str | None:
@@ -182,7 +193,7 @@ def rlimit_prefix(limits: SandboxLimits) -> list[str]:
 
 
 def _harness_argv(python: str) -> list[str]:
-    return [python, "-I", "-B", f"{JOB_DIR}/harness.py", JOB_DIR, OUT_DIR]
+    return [python, "-I", "-B", f"{JOB_DIR}/harness.py", JOB_DIR]
 
 
 def bwrap_command(
@@ -237,9 +248,10 @@ def bwrap_command(
                 made.add(parent)
         args += ["--ro-bind", str(root), str(root)]
         made.add(root)
+    args += ["--ro-bind", str(paths.model_dir), MODEL_DIR]
+    for name, root in sorted(paths.inputs.items()):
+        args += ["--ro-bind", str(root), input_mount(name)]
     args += [
-        "--ro-bind", str(paths.model_dir), MODEL_DIR,
-        "--ro-bind", str(paths.input_root), INPUT_DIR,
         "--ro-bind", str(paths.job_dir), JOB_DIR,
         "--remount-ro", "/",
         "--chdir", TMP_DIR,
@@ -284,6 +296,4 @@ def process_command(
         unshare = shutil.which("unshare") or "unshare"
         args += [unshare, "--net", "--pid", "--fork", "--kill-child", "--mount-proc", "--"]
     python = str(Path(sys.executable).absolute())
-    return args + [
-        python, "-I", "-B", str(paths.job_dir / "harness.py"), str(paths.job_dir), "",
-    ]
+    return args + [python, "-I", "-B", str(paths.job_dir / "harness.py"), str(paths.job_dir)]

@@ -8,7 +8,14 @@ from pathlib import Path, PurePosixPath
 
 from validation.sandbox.exceptions import CaseTableError
 
-__all__ = ["existing_dir", "checked_cases", "check_inputs_exist", "check_world_readable"]
+__all__ = [
+    "existing_dir",
+    "checked_cases",
+    "check_inputs_exist",
+    "check_world_readable",
+    "check_model_readable",
+    "check_inputs_readable",
+]
 
 
 def existing_dir(value, name: str) -> Path:
@@ -62,10 +69,15 @@ def check_inputs_exist(input_root: Path, frame, path_columns: Sequence[str]) -> 
 
 def check_world_readable(model_dir: Path, input_root: Path, frame, path_columns: Sequence[str]) -> None:
     """As root the sandbox runs as a throw-away uid, which reads only what 'others' may read."""
+    check_model_readable(model_dir)
+    check_inputs_readable(input_root, frame, path_columns)
+
+
+def check_model_readable(model_dir: Path) -> None:
+    """Every directory and file of the model is readable (and searchable) by other users."""
     problems = []
-    for top in (model_dir, input_root):
-        if top.stat().st_mode & 0o005 != 0o005:
-            problems.append(str(top))
+    if model_dir.stat().st_mode & 0o005 != 0o005:
+        problems.append(str(model_dir))
     for dirpath, dirnames, filenames in os.walk(model_dir):
         for name in dirnames:
             if os.stat(os.path.join(dirpath, name)).st_mode & 0o005 != 0o005:
@@ -73,12 +85,24 @@ def check_world_readable(model_dir: Path, input_root: Path, frame, path_columns:
         for name in filenames:
             if os.stat(os.path.join(dirpath, name)).st_mode & 0o004 != 0o004:
                 problems.append(os.path.join(dirpath, name))
+    _refuse(problems)
+
+
+def check_inputs_readable(input_root: Path, frame, path_columns: Sequence[str]) -> None:
+    """The input root and every input file named in ``frame`` are readable by other users."""
+    problems = []
+    if input_root.stat().st_mode & 0o005 != 0o005:
+        problems.append(str(input_root))
     for column in path_columns:
         for rel in frame[column]:
             path = input_root / rel
             if path.stat().st_mode & 0o004 != 0o004:
                 problems.append(f"an input file under {input_root}")
                 break
+    _refuse(problems)
+
+
+def _refuse(problems: list[str]) -> None:
     if problems:
         raise CaseTableError(
             f"{len(problems)} path(s) are not readable by other users, e.g. {problems[0]}; the "

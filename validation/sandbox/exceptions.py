@@ -6,7 +6,13 @@ caller (bad limits, bad case table, missing directories) and for an isolation mo
 provided on this machine.
 """
 
-__all__ = ["SandboxError", "InvalidLimitsError", "CaseTableError", "IsolationUnavailableError"]
+__all__ = [
+    "SandboxError",
+    "InvalidLimitsError",
+    "CaseTableError",
+    "IsolationUnavailableError",
+    "SessionClosedError",
+]
 
 
 class SandboxError(Exception):
@@ -23,3 +29,7 @@ class CaseTableError(SandboxError, ValueError):
 
 class IsolationUnavailableError(SandboxError, RuntimeError):
     """The requested isolation mode cannot be provided on this machine."""
+
+
+class SessionClosedError(SandboxError, RuntimeError):
+    """A :class:`~validation.sandbox.SandboxSession` was used after it failed, closed or served its requests."""

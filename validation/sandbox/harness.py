@@ -1,12 +1,13 @@
-"""The harness that runs inside the sandbox: load the model, predict in batches, check, send.
+"""The harness that runs inside the sandbox: load the model once, then predict request after request.
 
 This file is copied into the job directory and run as a script by the sandboxed interpreter
-(``python -I -B harness.py JOB_DIR OUT_DIR``), so it imports nothing from ``validation``; the
-host imports :func:`check_predictions` from it to check the same rules again on what comes back.
+(``python -I -B harness.py JOB_DIR``), so it imports nothing from ``validation``; the host
+imports :func:`describe_problem` and :func:`error_name` from it to render what comes back.
 
-Protocol on the original stdout (the model's own prints go to stderr): one JSON line, then, if
-the status is ``"ok"``, exactly ``nbytes`` bytes of a parquet file with columns ``case_id`` and
-``score``. The JSON carries codes and counts, never text: the host renders the sentence itself
+Requests arrive on the original stdin, replies leave on the original stdout (the model's own
+prints go to stderr; its stdin is ``/dev/null``). Every reply is one JSON line, then, if the
+status is ``"ok"``, exactly ``nbytes`` bytes of little-endian float64 scores in the request's
+case order. The JSON carries codes and counts, never text: the host renders the sentence itself
 (:func:`describe_problem`, :func:`error_name`) from fixed templates, because a model could write
 its own JSON line and must not be able to smuggle data out through a failure reason.
 """
@@ -98,13 +99,13 @@ def check_predictions(output, expected_ids):
     n_out = int(((values < 0.0) | (values > 1.0)).sum())
     if n_out:
         return None, {"code": "out_of_range", "n": n_out}
-    by_key = dict(zip(got_keys.tolist(), values.tolist()))
-    frame = pd.DataFrame(
-        {
-            "case_id": expected_ids.to_numpy(),
-            "score": np.array([by_key[k] for k in want_keys.tolist()], dtype=np.float64),
-        }
-    )
+    got_list, want_list = got_keys.tolist(), want_keys.tolist()
+    if got_list == want_list:
+        ordered = values
+    else:
+        by_key = dict(zip(got_list, values.tolist()))
+        ordered = np.array([by_key[k] for k in want_list], dtype=np.float64)
+    frame = pd.DataFrame({"case_id": expected_ids.to_numpy(), "score": ordered})
     return frame, None
 
 
@@ -176,14 +177,14 @@ def _resolve_paths(cases, input_root, path_columns):
     return cases
 
 
-def _run(job_dir, out_dir):
+def _start(job_dir):
+    """Read the session's configuration and load the model once; ``(config, model)``."""
     try:
         with open(os.path.join(job_dir, "config.json"), encoding="utf-8") as fh:
             config = json.load(fh)
-        import pandas as pd
-
-        cases = pd.read_parquet(os.path.join(job_dir, "cases.parquet"))
-        cases = _resolve_paths(cases, config["input_root"], config["path_columns"])
+        import numpy  # noqa: F401 - imported before vendor code, as the data path needs it
+        import pandas  # noqa: F401
+        import pyarrow  # noqa: F401
     except Exception as exc:  # noqa: BLE001 - no vendor code has run yet
         traceback.print_exception(exc, file=sys.stderr)
         raise HarnessFailure("read", "exception", type(exc).__name__) from exc
@@ -195,41 +196,49 @@ def _run(job_dir, out_dir):
         model = mlflow.pyfunc.load_model(config["model_dir"], suppress_warnings=True)
     except BaseException as exc:  # noqa: BLE001 - any failure of vendor code is reported
         raise _as_failure("load", exc) from exc
-    batch_size = int(config["batch_size"])
-    frames = []
+    return config, model
+
+
+def _read_cases(request, body, config):
+    """The request's case table (Arrow IPC stream) with its path columns made absolute."""
+    try:
+        import pyarrow as pa
+
+        with pa.ipc.open_stream(body) as reader:
+            cases = reader.read_all().to_pandas()
+        root = config["inputs"][request["input"]]
+        return _resolve_paths(cases, root, request["path_columns"]), int(request["batch_size"])
+    except Exception as exc:  # noqa: BLE001 - the host's own bytes; no vendor code runs here
+        traceback.print_exception(exc, file=sys.stderr)
+        raise HarnessFailure("read", "exception", type(exc).__name__) from exc
+
+
+def _serve(model, request, body, config):
+    """Predict one request's cases in chunks of its batch size; ``(header, scores bytes)``."""
+    import time
+
+    import numpy as np
+
+    cases, batch_size = _read_cases(request, body, config)
+    scores = []
+    spent = 0.0
     for start in range(0, len(cases), batch_size):
         batch = cases.iloc[start : start + batch_size].reset_index(drop=True)
+        began = time.perf_counter()
         try:
             output = model.predict(batch.copy())
         except BaseException as exc:  # noqa: BLE001
             raise _as_failure("predict", exc) from exc
+        spent += time.perf_counter() - began
         frame, problem = check_predictions(output, batch["case_id"])
         if problem is not None:
             raise HarnessFailure("validate", "output", problem=problem, row=start)
-        frames.append(frame)
-    predictions = (
-        pd.concat(frames, ignore_index=True)
-        if frames
-        else pd.DataFrame({"case_id": cases["case_id"].iloc[:0], "score": pd.Series([], dtype="float64")})
-    )
-    return _serialise(predictions, out_dir)
-
-
-def _serialise(predictions, out_dir):
-    import io
-
-    if out_dir:
-        path = os.path.join(out_dir, "predictions.parquet")
-        try:
-            predictions.to_parquet(path, index=False)
-        except OSError as exc:
-            kind = "disk" if exc.errno in _DISK_ERRNOS else "output"
-            raise HarnessFailure("write", kind, type(exc).__name__) from exc
-        with open(path, "rb") as fh:
-            return len(predictions), fh.read()
-    buffer = io.BytesIO()
-    predictions.to_parquet(buffer, index=False)
-    return len(predictions), buffer.getvalue()
+        scores.append(frame["score"].to_numpy(dtype=np.float64))
+    values = np.concatenate(scores) if scores else np.empty(0, dtype=np.float64)
+    payload = values.astype("<f8").tobytes()
+    header = {"status": "ok", "seq": request.get("seq"), "n_rows": len(values), "nbytes": len(payload),
+              "predict_seconds": spent}
+    return header, payload
 
 
 def _as_failure(stage, exc):
@@ -243,38 +252,70 @@ def _as_failure(stage, exc):
     return HarnessFailure(stage, kind, name)
 
 
-def main(argv=None):
-    """Entry point inside the sandbox: ``harness.py JOB_DIR OUT_DIR`` (OUT_DIR may be empty)."""
-    argv = sys.argv[1:] if argv is None else argv
-    job_dir, out_dir = argv[0], argv[1]
-    data = os.fdopen(os.dup(1), "wb")
-    os.dup2(2, 1)
-    sys.stdout = sys.stderr
-    try:
-        n_rows, payload = _run(job_dir, out_dir)
-    except HarnessFailure as failure:
-        header = {
-            "status": "failed",
-            "stage": failure.stage,
-            "kind": failure.kind,
-            "error": failure.error,
-            "problem": failure.problem,
-            "row": failure.row,
-        }
-        payload = b""
-    except BaseException as exc:  # noqa: BLE001 - harness bug or vendor code escaping a stage
-        traceback.print_exception(exc, file=sys.stderr)
-        failure = _as_failure("harness", exc)
-        header = {"status": "failed", "stage": "harness", "kind": failure.kind, "error": failure.error}
-        payload = b""
-    else:
-        header = {"status": "ok", "n_rows": n_rows, "nbytes": len(payload)}
+def _failure_header(failure):
+    return {
+        "status": "failed",
+        "stage": failure.stage,
+        "kind": failure.kind,
+        "error": failure.error,
+        "problem": failure.problem,
+        "row": failure.row,
+    }
+
+
+def _reply(data, header, payload=b""):
     data.write(json.dumps(header).encode("utf-8") + b"\n")
     data.write(payload)
     data.flush()
+
+
+def _fail(data, exc):
+    """Report a failure and leave at once: model threads or atexit hooks must not change the outcome."""
+    if not isinstance(exc, HarnessFailure):  # harness bug or vendor code escaping a stage
+        exc = _as_failure("harness", exc)
+    _reply(data, _failure_header(exc))
     sys.stderr.flush()
-    # Leave at once: model threads or atexit hooks must not change the outcome.
     os._exit(0)
+
+
+def main(argv=None):
+    """Entry point inside the sandbox: ``harness.py JOB_DIR``.
+
+    Answers ``{"status": "ready"}`` once the model is loaded, then one reply per request read
+    from the original stdin: a JSON line (``seq``, ``nbytes``, ``input``, ``path_columns``,
+    ``batch_size``) followed by ``nbytes`` of an Arrow IPC stream holding the cases. An ``ok``
+    reply carries ``nbytes`` of little-endian float64 scores, one per case in request order.
+    The harness leaves after its first failure and at the end of its stdin.
+    """
+    argv = sys.argv[1:] if argv is None else argv
+    job_dir = argv[0]
+    data = os.fdopen(os.dup(1), "wb")
+    requests = os.fdopen(os.dup(0), "rb")
+    null = os.open(os.devnull, os.O_RDONLY)
+    os.dup2(null, 0)
+    os.close(null)
+    os.dup2(2, 1)
+    sys.stdout = sys.stderr
+    try:
+        config, model = _start(job_dir)
+    except BaseException as exc:  # noqa: BLE001
+        _fail(data, exc)
+    _reply(data, {"status": "ready"})
+    while True:
+        line = requests.readline(65536)
+        if not line.endswith(b"\n"):
+            sys.stderr.flush()
+            os._exit(0)
+        try:
+            try:
+                request = json.loads(line)
+                body = requests.read(int(request["nbytes"]))
+            except Exception as exc:  # noqa: BLE001 - a malformed request from the host
+                raise HarnessFailure("read", "exception", type(exc).__name__) from exc
+            header, payload = _serve(model, request, body, config)
+        except BaseException as exc:  # noqa: BLE001
+            _fail(data, exc)
+        _reply(data, header, payload)
 
 
 if __name__ == "__main__":

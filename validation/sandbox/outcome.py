@@ -1,99 +1,122 @@
-"""Turn what the host saw of a sandboxed run into a :class:`SandboxResult`.
+"""Turn what the host saw of one exchange with the sandbox into a :class:`BatchResult`.
 
 Everything that came out of the sandbox is untrusted: the JSON header is read for codes and
-counts only, reasons are rendered here from fixed templates, and the predictions are checked
-again against the case table.
+counts only, reasons are rendered here from fixed templates, and the scores are checked again
+(one finite number in [0, 1] per case of the request, in request order).
 """
 
 from __future__ import annotations
 
-import io
-import json
-import os
 import signal
 
+from validation.sandbox.channel import Reply
 from validation.sandbox.limits import SandboxLimits
-from validation.sandbox.result import SandboxResult
+from validation.sandbox.result import BatchResult
 from validation.sandbox.scrub import scrub_text
-from validation.sandbox.supervise import Supervised
 
-__all__ = ["outcome", "HEADER_MAX"]
+__all__ = ["reply_outcome", "decode_status", "death_reason"]
 
-HEADER_MAX = 64 * 1024
 _STDERR_TAIL_CHARS = 4000
 
 
-def outcome(seen: Supervised, frame, *, limits, out_dir, isolation, warnings, elapsed, scrub_paths, uid) -> SandboxResult:
-    n_cases = len(frame)
-    exit_code, sig = _decode_status(seen.returncode)
+def reply_outcome(
+    reply: Reply,
+    frame,
+    *,
+    limits: SandboxLimits,
+    expect: str,
+    timeout_reason: str,
+    scrub_paths,
+) -> BatchResult:
+    """The result of one exchange.
+
+    Parameters
+    ----------
+    reply : Reply
+        What the channel saw.
+    frame : pandas.DataFrame
+        The request's cases (for their ids: scrubbing, and the predictions' ``case_id``).
+    limits : SandboxLimits
+    expect : {'ready', 'ok'}
+        The status a successful reply carries.
+    timeout_reason : str
+        The sentence for a wall-clock timeout.
+    scrub_paths : list of str
+        Path prefixes scrubbed from the captured output.
+    """
+    exit_code, sig = decode_status(reply.returncode)
     ids = frame["case_id"].astype(str).tolist()
-    tail_text = seen.stderr_tail.decode("utf-8", "replace")[-_STDERR_TAIL_CHARS:]
+    tail_text = reply.stderr_tail.decode("utf-8", "replace")[-_STDERR_TAIL_CHARS:]
     common = dict(
-        n_cases=n_cases,
-        elapsed=elapsed,
-        isolation=isolation,
+        n_cases=len(frame),
+        elapsed=reply.elapsed,
         exit_code=exit_code,
         signal=sig,
         stderr_tail=scrub_text(tail_text, case_ids=ids, paths=scrub_paths),
-        stderr_bytes=seen.stderr_bytes,
-        warnings=warnings,
-        uid=uid,
+        stderr_bytes=reply.stderr_bytes,
     )
 
-    def failed(stage: str, reason: str, error: str = "") -> SandboxResult:
-        return SandboxResult(status="failed", reason=reason, predictions=None, stage=stage, error=error, **common)
+    def failed(stage: str, reason: str, error: str = "") -> BatchResult:
+        return BatchResult(status="failed", reason=reason, stage=stage, error=error, **common)
 
-    if seen.stopped == "timeout":
-        return failed("limits", f"the run exceeded the wall-clock limit of {limits.wall_seconds:g} s and was killed")
-    if seen.stopped == "stderr":
+    if reply.stopped == "timeout":
+        return failed("limits", timeout_reason)
+    if reply.stopped == "cpu":
+        return failed("limits", f"the model exceeded the CPU-time limit of {limits.cpu_seconds} s and was killed")
+    if reply.stopped == "stderr":
         return failed(
             "limits",
             f"the model wrote more than {limits.max_output_bytes} bytes to stdout/stderr and was killed; "
             "log less",
         )
-    if seen.stopped == "stdout":
+    if reply.stopped == "stdout":
         return failed("limits", f"the predictions exceeded {limits.max_output_bytes} bytes and the run was killed")
-    header, payload = _split(seen.stdout)
+    header = reply.header
     if header is None and tail_text.startswith("bwrap: "):
         return failed("sandbox", "bubblewrap could not start the sandbox: " + common["stderr_tail"].splitlines()[0][:300])
     if header is None:
-        return failed("limits", _death_reason(exit_code, sig, limits))
-    if header.get("status") != "ok":
+        return failed("limits", death_reason(exit_code, sig, limits))
+    if header.get("status") == "failed":
         return failed(*_failure_reason(header, limits))
-    if exit_code != 0:
-        return failed("limits", _death_reason(exit_code, sig, limits))
-    if len(payload) != header.get("nbytes"):
+    if header.get("status") != expect:
+        return failed("host", "the sandbox answered out of turn (the model wrote to the harness's data channel)")
+    if expect == "ready":
+        return BatchResult(status="ok", reason="", predictions=frame.iloc[:0], **common)
+    if header.get("n_rows") != len(frame) or len(reply.payload) != 8 * len(frame):
         return failed("host", "the predictions arrived truncated or with trailing bytes")
-    predictions, problem = _check_payload(payload, frame)
+    predictions, problem = _check_scores(reply.payload, frame)
     if problem is not None:
         return failed("host", f"the predictions did not pass the host's checks: {problem}")
-    path = out_dir / "predictions.parquet"
-    partial = out_dir / ".predictions.parquet.partial"
-    predictions.to_parquet(partial, index=False)
-    os.replace(partial, path)
-    return SandboxResult(status="ok", reason="", predictions=path, **common)
+    spent = header.get("predict_seconds")
+    spent = float(spent) if type(spent) is float and 0.0 <= spent < 1e9 else 0.0
+    return BatchResult(status="ok", reason="", predictions=predictions, model_seconds=spent, **common)
 
 
-def _decode_status(returncode: int) -> tuple[int | None, int | None]:
+def _check_scores(payload: bytes, frame):
+    import numpy as np
+    import pandas as pd
+
+    from validation.sandbox.harness import describe_problem
+
+    scores = np.frombuffer(payload, dtype="<f8").astype(np.float64)
+    n_nonfinite = int((~np.isfinite(scores)).sum())
+    if n_nonfinite:
+        return None, describe_problem({"code": "nonfinite", "n": n_nonfinite})
+    n_out = int(((scores < 0.0) | (scores > 1.0)).sum())
+    if n_out:
+        return None, describe_problem({"code": "out_of_range", "n": n_out})
+    return pd.DataFrame({"case_id": frame["case_id"].to_numpy(), "score": scores}), None
+
+
+def decode_status(returncode: int | None) -> tuple[int | None, int | None]:
+    if returncode is None:
+        return None, None
     if returncode < 0:
         return None, -returncode
     if returncode > 128 and returncode - 128 < signal.NSIG:
         # bubblewrap and the shell report a child killed by signal N as 128 + N.
         return returncode, returncode - 128
     return returncode, None
-
-
-def _split(stdout: bytes) -> tuple[dict | None, bytes]:
-    newline = stdout.find(b"\n", 0, HEADER_MAX)
-    if newline < 0:
-        return None, b""
-    try:
-        header = json.loads(stdout[:newline].decode("utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError):
-        return None, b""
-    if not isinstance(header, dict):
-        return None, b""
-    return header, stdout[newline + 1 :]
 
 
 _STAGES = ("read", "load", "predict", "validate", "write", "harness")
@@ -139,7 +162,7 @@ def _failure_reason(header: dict, limits: SandboxLimits) -> tuple[str, str, str]
     return stage, what, error
 
 
-def _death_reason(exit_code: int | None, sig: int | None, limits: SandboxLimits) -> str:
+def death_reason(exit_code: int | None, sig: int | None, limits: SandboxLimits) -> str:
     if sig == signal.SIGXCPU:
         return f"the model exceeded the CPU-time limit of {limits.cpu_seconds} s and was killed"
     if sig == signal.SIGXFSZ:
@@ -156,20 +179,3 @@ def _death_reason(exit_code: int | None, sig: int | None, limits: SandboxLimits)
             name = f"signal {sig}"
         return f"the sandboxed process was killed by {name} before reporting a result"
     return f"the sandboxed process exited with status {exit_code} before reporting a result"
-
-
-def _check_payload(payload: bytes, frame):
-    import pyarrow as pa
-    import pyarrow.parquet as pq
-
-    from validation.sandbox.harness import check_predictions, describe_problem
-
-    try:
-        table = pq.read_table(io.BytesIO(payload), columns=["case_id", "score"])
-    except (pa.ArrowException, OSError, ValueError, KeyError) as exc:
-        return None, f"the predictions file could not be read as parquet ({type(exc).__name__})"
-    output = table.to_pandas()
-    if len(output) != len(frame):
-        return None, f"{len(output)} prediction rows for {len(frame)} cases"
-    predictions, problem = check_predictions(output, frame["case_id"])
-    return predictions, None if problem is None else describe_problem(problem)

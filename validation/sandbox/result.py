@@ -6,7 +6,7 @@ import math
 from dataclasses import dataclass, field
 from pathlib import Path
 
-__all__ = ["SandboxResult", "STATUSES", "ISOLATIONS"]
+__all__ = ["SandboxResult", "BatchResult", "STATUSES", "ISOLATIONS"]
 
 STATUSES = ("ok", "failed")
 ISOLATIONS = ("bwrap", "process", "none")
@@ -82,4 +82,55 @@ class SandboxResult:
     @property
     def ok(self) -> bool:
         """True when the model produced valid predictions for every case."""
+        return self.status == "ok"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True, eq=False)
+class BatchResult:
+    """What happened to one request of a :class:`~validation.sandbox.SandboxSession`.
+
+    Parameters
+    ----------
+    status : {'ok', 'failed'}
+    reason : str
+        Empty when ``ok``; otherwise one sentence free of case data (as in
+        :class:`SandboxResult`).
+    predictions : pandas.DataFrame or None
+        ``case_id`` (the request's own values, in request order) and ``score`` (float64, finite,
+        in [0, 1]) when ``ok``.
+    n_cases : int
+        Number of cases in the request.
+    elapsed : float
+        Wall-clock seconds of the exchange with the sandbox.
+    model_seconds : float
+        Seconds spent in the model's ``predict`` as the harness measured them (a statistic for
+        benchmarks only: it comes from inside the sandbox).
+    stage, error, exit_code, signal, stderr_tail, stderr_bytes
+        As in :class:`SandboxResult`; ``stderr_*`` cover this request only.
+    """
+
+    status: str
+    reason: str
+    predictions: object = None
+    n_cases: int = 0
+    elapsed: float = 0.0
+    model_seconds: float = 0.0
+    stage: str | None = None
+    error: str = ""
+    exit_code: int | None = None
+    signal: int | None = None
+    stderr_tail: str = ""
+    stderr_bytes: int = 0
+
+    def __post_init__(self) -> None:
+        if self.status not in STATUSES:
+            raise ValueError(f"status must be one of {STATUSES}, got {self.status!r}.")
+        if (self.status == "ok") != (self.predictions is not None):
+            raise ValueError("predictions must be set exactly when status is 'ok'.")
+        if self.status == "failed" and not self.reason:
+            raise ValueError("a failed BatchResult needs a reason.")
+
+    @property
+    def ok(self) -> bool:
+        """True when the model produced valid predictions for every case of the request."""
         return self.status == "ok"
