@@ -10,11 +10,17 @@ from html import escape
 
 from validation.reports.model import Report
 
-__all__ = ["to_html", "forest_svg", "verdict_svg", "FOREST_LEGEND"]
+__all__ = ["to_html", "forest_svg", "verdict_svg", "roc_svg", "calibration_svg", "FOREST_LEGEND", "ROC_LEGEND",
+           "CALIBRATION_LEGEND"]
 
 FOREST_LEGEND = ("Squares: sites (area grows with cases), with 95% CI. Black diamond: all cases pooled (DeLong CI); "
                  "dashed line: its estimate. Orange diamond: random-effects estimate over sites (CI width), dashed "
                  "bar with end ticks: its 95% prediction interval for a new site.")
+
+ROC_LEGEND = ("Blue line: sensitivity at each specificity (the best threshold whose specificity is at least that); "
+              "shaded: 95% stratified bootstrap band; red dot: the vendor's declared threshold; grey diagonal: chance.")
+CALIBRATION_LEGEND = ("Dots: observed fraction of positives per quantile bin of the score, plotted at the bin's mean "
+                      "predicted probability, with Wilson 95% intervals; grey diagonal: perfect calibration.")
 
 _CSS = """
 body{font-family:system-ui,-apple-system,'Segoe UI',Roboto,sans-serif;margin:2rem auto;max-width:1100px;
@@ -145,6 +151,65 @@ def forest_svg(forest: dict, *, width: int = 720) -> str:
     return "".join(parts)
 
 
+def _square_plot(title: str, xlabel: str, ylabel: str, *, size: int = 340) -> tuple[list[str], callable, callable]:
+    left, top, side = 48, 24, size - 72
+    parts = [f'<svg class="curve" role="img" aria-label="{escape(title)}" width="{size}" height="{size}" '
+             f'viewBox="0 0 {size} {size}">', f'<text x="{left}" y="15" font-size="13" font-weight="600">'
+             f'{escape(title)}</text>']
+
+    def px(v: float) -> float:
+        return left + v * side
+
+    def py(v: float) -> float:
+        return top + (1 - v) * side
+
+    parts.append(f'<rect x="{left}" y="{top}" width="{side}" height="{side}" fill="none" stroke="#333"/>')
+    parts.append(f'<line x1="{px(0):.1f}" y1="{py(0):.1f}" x2="{px(1):.1f}" y2="{py(1):.1f}" stroke="#9aa0a6" '
+                 f'stroke-dasharray="4 3"/>')
+    for t in (0.0, 0.2, 0.4, 0.6, 0.8, 1.0):
+        parts.append(f'<text x="{px(t):.1f}" y="{top + side + 14}" font-size="10" text-anchor="middle">{t:.1f}</text>'
+                     f'<text x="{left - 6}" y="{py(t) + 3:.1f}" font-size="10" text-anchor="end">{t:.1f}</text>')
+    parts.append(f'<text x="{left + side / 2:.1f}" y="{top + side + 30}" font-size="11" text-anchor="middle">'
+                 f'{escape(xlabel)}</text><text x="12" y="{top + side / 2:.1f}" font-size="11" text-anchor="middle" '
+                 f'transform="rotate(-90 12 {top + side / 2:.1f})">{escape(ylabel)}</text>')
+    return parts, px, py
+
+
+def roc_svg(roc: dict, table_2x2: dict | None = None) -> str:
+    """Inline SVG of the pooled ROC curve (1 - specificity on x) with its bootstrap band and the operating point."""
+    parts, px, py = _square_plot("ROC curve, all cases pooled", "1 - specificity", "sensitivity")
+    pts = sorted(roc["points"], key=lambda p: 1 - p["specificity"])
+    upper = " ".join(f"{px(1 - p['specificity']):.1f},{py(p['ci_high']):.1f}" for p in pts)
+    lower = " ".join(f"{px(1 - p['specificity']):.1f},{py(p['ci_low']):.1f}" for p in reversed(pts))
+    parts.append(f'<polygon class="roc-band" points="{upper} {lower}" fill="#2f5d9e" fill-opacity="0.18" '
+                 f'stroke="none"/>')
+    line = " ".join(f"{px(1 - p['specificity']):.1f},{py(p['sensitivity']):.1f}" for p in pts)
+    parts.append(f'<polyline class="roc-line" points="{line}" fill="none" stroke="#2f5d9e" stroke-width="2"/>')
+    if table_2x2 and (table_2x2["tp"] + table_2x2["fn"]) and (table_2x2["fp"] + table_2x2["tn"]):
+        se = table_2x2["tp"] / (table_2x2["tp"] + table_2x2["fn"])
+        fpr = table_2x2["fp"] / (table_2x2["fp"] + table_2x2["tn"])
+        parts.append(f'<circle class="operating-point" cx="{px(fpr):.1f}" cy="{py(se):.1f}" r="4.5" fill="#b3261e"/>')
+    parts.append("</svg>")
+    return "".join(parts)
+
+
+def calibration_svg(calibration: dict) -> str:
+    """Inline SVG of the calibration curve: observed fraction per quantile bin against mean prediction."""
+    parts, px, py = _square_plot("Calibration, all cases pooled", "mean predicted probability",
+                                 "observed fraction positive")
+    bins = calibration["bins"]
+    for b in bins:
+        x = px(b["mean_predicted"])
+        parts.append(f'<line x1="{x:.1f}" y1="{py(b["ci_low"]):.1f}" x2="{x:.1f}" y2="{py(b["ci_high"]):.1f}" '
+                     f'stroke="#1b1f24"/>')
+    path = " ".join(f"{px(b['mean_predicted']):.1f},{py(b['observed']):.1f}" for b in bins)
+    parts.append(f'<polyline points="{path}" fill="none" stroke="#c77d00" stroke-width="1.5"/>')
+    parts.extend(f'<circle class="calibration-bin" cx="{px(b["mean_predicted"]):.1f}" cy="{py(b["observed"]):.1f}" '
+                 f'r="3.5" fill="#c77d00"/>' for b in bins)
+    parts.append("</svg>")
+    return "".join(parts)
+
+
 def verdict_svg(verdicts, *, width: int = 720) -> str:
     """Inline SVG: one coloured block per acceptance criterion, labelled with its id and status."""
     colors = {"pass": "#1e7b34", "fail": "#b3261e"}
@@ -160,6 +225,28 @@ def verdict_svg(verdicts, *, width: int = 720) -> str:
                      f'fill="#fff" font-weight="700" text-anchor="middle">{escape(v["status"].upper())}</text>')
     parts.append("</svg>")
     return "".join(parts)
+
+
+def _curves_html(curves: dict, table_2x2: dict | None) -> str:
+    out = ['<h3>Curves</h3><div class="curves" style="display:flex;gap:1.5rem;flex-wrap:wrap">']
+    if curves.get("roc"):
+        out.append(roc_svg(curves["roc"], table_2x2))
+    if curves.get("calibration"):
+        out.append(calibration_svg(curves["calibration"]))
+    out.append("</div>")
+    if curves.get("roc"):
+        r = curves["roc"]
+        out.append(f'<p class="muted">{escape(ROC_LEGEND)} Band: {escape(r["band"])}; {r["n_pos"]} positive and '
+                   f'{r["n_neg"]} negative cases.</p>')
+    if curves.get("calibration"):
+        out.append(f'<p class="muted">{escape(CALIBRATION_LEGEND)}</p>')
+        out.append(_table(["bin", "cases", "mean predicted", "observed (95% CI)"],
+                          [[str(b["bin"] + 1), _f(b["n"]), _f(b["mean_predicted"]),
+                            f'{_f(b["observed"])} ({_f(b["ci_low"])}\u2013{_f(b["ci_high"])})']
+                           for b in curves["calibration"]["bins"]], numeric=(1, 2, 3)))
+    if curves.get("why"):
+        out.append(f'<p class="muted">{escape(curves["why"])}</p>')
+    return "".join(out)
 
 
 def to_html(report: Report) -> str:
@@ -271,7 +358,7 @@ def to_html(report: Report) -> str:
                    f'<p class="muted">{escape(t["source"])}</p>')
     else:
         out.append("<p>Not available: the protocol has no sensitivity/specificity rows.</p>")
-    out.append(f'<h3>Curves</h3><p class="muted">{escape(d["curves"]["why"])}</p></section>')
+    out.append(_curves_html(d["curves"], d["table_2x2"]) + "</section>")
 
     out.append('<section id="sites"><h2>Per-site results and heterogeneity</h2>')
     out.append(forest_svg(d["forest"]))

@@ -28,9 +28,9 @@ from validation.platform import Platform
 __all__ = ["Report", "build_report", "FORMAT_VERSION"]
 
 FORMAT_VERSION = 1
-_NO_CURVES = ("ROC and calibration curves need case-level scores and labels, which this report never carries (vendors "
-              "and regulators may not see them); the report gives AUROC with its DeLong interval and the calibration "
-              "metrics with bootstrap intervals instead.")
+_NO_CURVES = ("No curves: this run's results file holds none (scored before curves were stored) or its hash no longer "
+              "matches the run. AUROC with its DeLong interval and the calibration metrics with bootstrap intervals "
+              "stand in for them.")
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -76,7 +76,9 @@ class Report:
         Acceptance criteria rule by rule with the numbers that decided them.
     signoffs : tuple of dict
     curves : dict
-        Why ROC and calibration curves are not drawn.
+        The pooled ROC curve (sensitivity at a grid of specificities, with a bootstrap band) and the calibration
+        curve (quantile bins with Wilson intervals), both aggregates computed when the run was scored and read from
+        its hash-verified results file; ``why`` says what is missing and why.
     hashes : dict
         results, protocol, model, corpus (manifest) sha256.
     """
@@ -192,20 +194,34 @@ def reconstruct_2x2(overall: dict[str, dict]) -> dict | None:
     return {"tp": int(tp), "fp": int(fp), "fn": int(fn), "tn": int(tn)}
 
 
-def _stored_2x2(platform: Platform, run_id: str, results_sha256: str | None) -> dict | None:
-    """``table_2x2`` from ``runs/<id>/results.json``, only if the file still has the hash the run recorded."""
+def _stored_results(platform: Platform, run_id: str, results_sha256: str | None) -> dict:
+    """``runs/<id>/results.json``, only if the file still has the hash the run recorded (else empty)."""
     from validation.runs.service import run_dir
 
     path = run_dir(platform, run_id) / "results.json"
     if not results_sha256 or not path.is_file():
-        return None
+        return {}
     raw = path.read_bytes()
     if hashlib.sha256(raw).hexdigest() != results_sha256:
-        return None
-    table = json.loads(raw).get("table_2x2")
+        return {}
+    data = json.loads(raw)
+    return data if isinstance(data, dict) else {}
+
+
+def _stored_2x2(stored: dict) -> dict | None:
+    """``table_2x2`` of the verified results file."""
+    table = stored.get("table_2x2")
     if not isinstance(table, dict) or set(table) != {"tp", "fp", "fn", "tn"}:
         return None
     return {k: int(table[k]) for k in ("tp", "fp", "fn", "tn")}
+
+
+def _stored_curves(stored: dict) -> dict:
+    """The ROC and calibration curves of the verified results file (aggregates only), or why there are none."""
+    curves = stored.get("curves")
+    if not isinstance(curves, dict):
+        return {"roc": None, "calibration": None, "why": _NO_CURVES}
+    return {"roc": curves.get("roc"), "calibration": curves.get("calibration"), "why": curves.get("why") or ""}
 
 
 def _numeric_leaves(tree, prefix: str = "") -> dict:
@@ -354,11 +370,12 @@ def build_report(platform: Platform, principal: Principal, run_id: str) -> Repor
                 scored=scored_n, failed_sites=sorted(s for s, (st, _) in states.items() if st != "done"),
                 quarantined_in_corpus=sum((corpus_row.quarantined or {}).values()))
 
+    stored_results = _stored_results(platform, run_id, info.results_sha256)
     table = reconstruct_2x2(overall)
     if table is not None:
         table = {**table, "source": "reconstructed exactly from the overall sensitivity and specificity rows"}
     else:
-        stored = _stored_2x2(platform, run_id, info.results_sha256)
+        stored = _stored_2x2(stored_results)
         if stored is not None:
             table = {**stored, "source": "results.json (sha256 verified against the run)"}
     if table is not None:
@@ -402,6 +419,7 @@ def build_report(platform: Platform, principal: Principal, run_id: str) -> Repor
         subgroups=tuple(_mark(r) for r in rows if r["group_kind"].startswith("subgroup:")),
         verdicts=verdicts,
         signoffs=signoffs,
+        curves=_stored_curves(stored_results),
         hashes={"results_sha256": info.results_sha256, "protocol_sha256": published.sha256,
                 "model_sha256": info.model_sha256, "corpus_id": info.corpus_id},
     )

@@ -13,7 +13,7 @@ ISO 32000-1:2008, Document management - Portable document format - Part 1: PDF 1
 
 from __future__ import annotations
 
-from validation.reports.html import FOREST_LEGEND
+from validation.reports.html import CALIBRATION_LEGEND, FOREST_LEGEND, ROC_LEGEND
 from validation.reports.model import Report
 
 __all__ = ["to_pdf"]
@@ -208,6 +208,66 @@ def _forest(c: _Canvas, forest: dict) -> None:
     c.y = axis - 20
 
 
+def _curves(c: _Canvas, curves: dict, table_2x2: dict | None) -> None:
+    """The ROC curve with its band and the calibration curve, side by side, drawn with path operators."""
+    roc, cal = curves.get("roc"), curves.get("calibration")
+    if not roc and not cal:
+        c.para(curves.get("why") or "", size=8)
+        return
+    side = 190.0
+    c.need(side + 50)
+    top = c.y - 18
+    bottom = top - side
+
+    def frame(left: float, title: str, xlabel: str, ylabel: str):
+        c.text(left, top + 6, title, font="F2", size=9)
+        for a, b, d, e in ((left, bottom, left + side, bottom), (left, top, left + side, top),
+                           (left, bottom, left, top), (left + side, bottom, left + side, top)):
+            c.line(a, b, d, e, width=0.6)
+        c.line(left, bottom, left + side, top, width=0.5, rgb=(0.6, 0.6, 0.6), dash="3 2")
+        for i in range(6):
+            t = i / 5
+            c.text(left + t * side - 5, bottom - 10, f"{t:.1f}", size=6.5)
+            c.text(left - 16, bottom + t * side - 2, f"{t:.1f}", size=6.5)
+        c.text(left + side / 2 - 30, bottom - 20, xlabel, size=7.5)
+        c.text(left, bottom - 29, ylabel + " on the vertical axis", size=6.5, rgb=(0.35, 0.35, 0.35))
+        return (lambda v: left + v * side), (lambda v: bottom + v * side)
+
+    if roc:
+        px, py = frame(_MARGIN + 20, "ROC curve, all cases pooled", "1 - specificity", "sensitivity")
+        pts = sorted(roc["points"], key=lambda p: 1 - p["specificity"])
+        band = [(px(1 - p["specificity"]), py(p["ci_high"])) for p in pts] + \
+               [(px(1 - p["specificity"]), py(p["ci_low"])) for p in reversed(pts)]
+        c.polygon(band, rgb=(0.80, 0.86, 0.95))
+        for a, b in zip(pts, pts[1:]):
+            c.line(px(1 - a["specificity"]), py(a["sensitivity"]), px(1 - b["specificity"]), py(b["sensitivity"]),
+                   width=1.6, rgb=(0.18, 0.36, 0.62))
+        t = table_2x2
+        if t and (t["tp"] + t["fn"]) and (t["fp"] + t["tn"]):
+            x0, y0 = px(t["fp"] / (t["fp"] + t["tn"])), py(t["tp"] / (t["tp"] + t["fn"]))
+            c.polygon([(x0 - 3.5, y0), (x0, y0 + 3.5), (x0 + 3.5, y0), (x0, y0 - 3.5)], rgb=(0.7, 0.15, 0.12))
+    if cal:
+        px, py = frame(_MARGIN + 20 + side + 70, "Calibration, all cases pooled", "mean predicted probability",
+                       "observed fraction positive")
+        bins = cal["bins"]
+        for b in bins:
+            c.line(px(b["mean_predicted"]), py(b["ci_low"]), px(b["mean_predicted"]), py(b["ci_high"]), width=0.7)
+        for a, b in zip(bins, bins[1:]):
+            c.line(px(a["mean_predicted"]), py(a["observed"]), px(b["mean_predicted"]), py(b["observed"]),
+                   width=1.2, rgb=(0.78, 0.49, 0.0))
+        for b in bins:
+            x0, y0 = px(b["mean_predicted"]), py(b["observed"])
+            c.rect(x0 - 2.5, y0 - 2.5, 5, 5, rgb=(0.78, 0.49, 0.0))
+    c.y = bottom - 36
+    if roc:
+        c.para(f"{ROC_LEGEND} Band: {roc['band']}; {roc['n_pos']} positive and {roc['n_neg']} negative cases.",
+               size=7.5)
+    if cal:
+        c.para(CALIBRATION_LEGEND, size=7.5)
+    if curves.get("why"):
+        c.para(curves["why"], size=7.5)
+
+
 def _verdict_blocks(c: _Canvas, verdicts) -> None:
     if not verdicts:
         return
@@ -298,7 +358,7 @@ def _layout(d: dict) -> _Canvas:
         c.table(["", "reference positive", "reference negative"],
                 [["score >= threshold", f"TP {t['tp']}", f"FP {t['fp']}"],
                  ["score < threshold", f"FN {t['fn']}", f"TN {t['tn']}"]], size=8)
-    c.para(d["curves"]["why"], size=8)
+    _curves(c, d["curves"], t)
 
     c.heading("Per-site results and heterogeneity")
     _forest(c, d["forest"])

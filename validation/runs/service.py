@@ -282,6 +282,7 @@ def execute_run(platform: Platform, principal: Principal, run_id: str, *, schedu
 
 
 def _score(platform, principal, run_id, cdir, rdir, protocol, corpus_id) -> None:
+    from validation.runs.curves import run_curves
     from validation.runs.scoring import load_scoring_frame, score
     from validation.runs.work import site_cases
 
@@ -309,8 +310,11 @@ def _score(platform, principal, run_id, cdir, rdir, protocol, corpus_id) -> None
                    min_n=protocol.min_cases_per_group,
                    rules=[(c.id, c.rule) for c in protocol.acceptance], run_id=seed_key)
     results = scored.results
+    curves = run_curves(frame["label"].to_numpy(dtype=int), frame["score"].to_numpy(dtype=float), seed_key=seed_key,
+                        min_cell=max(platform.settings.min_cell, protocol.min_cases_per_group))
     results_json = json.dumps({"results": results.to_dict(orient="records"), "verdicts": scored.verdicts,
-                               "table_2x2": scored.table_2x2}, sort_keys=True, separators=(",", ":"), default=str)
+                               "table_2x2": scored.table_2x2, "curves": curves},
+                              sort_keys=True, separators=(",", ":"), default=str)
     digest = hashlib.sha256(results_json.encode()).hexdigest()
     (rdir / "results.json").write_text(results_json, encoding="utf-8")
     mlflow_id = _log_mlflow(platform, run_id, protocol, corpus_id, results, scored, rdir)
