@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
+from dash_world import password
 from streamlit.testing.v1 import AppTest
 
-
-def password(username: str) -> str:
-    return f"password for {username}"
+__all__ = ["frames", "open_page", "password"]
 
 
 def open_page(at: AppTest, script: str) -> AppTest:

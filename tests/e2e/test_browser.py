@@ -4,24 +4,11 @@ localhost. A reviewer signs in with a password and reaches the reviewer's pages;
 from __future__ import annotations
 
 import os
-import shutil
-import socket
-import subprocess
-import sys
-import time
-import urllib.request
 
 import pytest
+from e2e_server import CHROMIUM, artifacts_dir, browser_page, serve_dashboard
 
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = ["--no-sandbox", "--headless=new", "--disable-gpu", "--disable-quic", "--no-first-run",
-                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+pytestmark = pytest.mark.e2e
 
 
 @pytest.fixture(scope="module")
@@ -42,43 +29,14 @@ def dashboard(tmp_path_factory):
     accounts.create_user(platform, admin, username="rev-h04", printed_name="Dr. Browser Reviewer", role="reviewer",
                          org="H04", password="a browser password")
     platform.close()
-    port = _free_port()
-    env = {**os.environ, "CLINVAL_HOME": str(home), "STREAMLIT_BROWSER_GATHER_USAGE_STATS": "false"}
-    proc = subprocess.Popen([sys.executable, "-m", "validation.cli", "dashboard", "--port", str(port)], env=env,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, start_new_session=True)
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        try:
-            with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as r:
-                if r.status == 200:
-                    break
-        except OSError:
-            time.sleep(0.3)
-        if proc.poll() is not None:
-            pytest.fail(f"the dashboard exited: {proc.stderr.read().decode()[-2000:]}")
-    else:
-        proc.kill()
-        pytest.fail("the dashboard did not become healthy within 60 s")
-    yield url
-    os.killpg(proc.pid, 15)
-    proc.wait(timeout=20)
+    with serve_dashboard(home) as url:
+        yield url
 
 
 @pytest.fixture
-def page(dashboard, tmp_path):
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS,
-                                     chromium_sandbox=False)
-        context = browser.new_context(viewport={"width": 1280, "height": 900})
-        page = context.new_page()
-        page.set_default_timeout(30_000)
-        page.goto(dashboard)
+def page(dashboard, request):
+    with browser_page(dashboard, artifacts_dir(f"sign-in-{request.node.name}")) as (page, _shot):
         yield page
-        page.screenshot(path=str(tmp_path / "last.png"), full_page=True)
-        browser.close()
 
 
 def _sign_in(page, username: str, password: str) -> None:
