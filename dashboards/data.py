@@ -21,6 +21,7 @@ __all__ = [
     "events",
     "orgs",
     "protocols",
+    "report_sha256",
     "results",
     "runs",
     "signoffs",
@@ -95,6 +96,18 @@ def _case_image(key, _principal, run_id: str, site: str, case_id: str):
 def case_image(principal: Principal, run_id: str, site: str, case_id: str):
     """The de-identified image of one of the hospital's cases (its reviewers only), or None."""
     return _case_image(_key(principal), principal, run_id, site, case_id)
+
+
+@st.cache_data(ttl=TTL, show_spinner=False)
+def _report_sha256(key, _principal, run_id: str):
+    from validation.reports import build_report, document_sha256
+
+    return document_sha256(build_report(get_platform(), _principal, run_id))
+
+
+def report_sha256(principal: Principal, run_id: str) -> str:
+    """SHA-256 of the run's canonical report document as the caller sees it (what a sign-off signs)."""
+    return _report_sha256(_key(principal), principal, run_id)
 
 
 @st.cache_data(ttl=TTL, show_spinner=False)

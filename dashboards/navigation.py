@@ -57,6 +57,7 @@ SECTIONS: dict[Role, tuple[str, tuple[PageSpec, ...]]] = {
         _p("admin_corpora.py", "Corpora", "corpora", ":material/database:"),
         _p("admin_protocols.py", "Protocols", "protocols", ":material/rule:"),
         _p("admin_users.py", "Users", "users", ":material/group:"),
+        _p("admin_evaluate.py", "Start an evaluation", "evaluate", ":material/rocket_launch:"),
         _p("runs.py", "Runs", "runs", ":material/play_circle:"),
         _OVERVIEW, _REPORT, _SIGNOFFS, _QUALITY, _AUDIT, _BUNDLE,
     )),

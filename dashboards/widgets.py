@@ -11,9 +11,21 @@ import streamlit as st
 from dashboards.session import current_principal
 from validation import ClinvalError, Principal
 
-__all__ = ["call", "fmt_ci", "pick_run", "require_principal", "runs_frame", "show_error", "show_results"]
+__all__ = [
+    "act",
+    "call",
+    "done",
+    "fmt_ci",
+    "pick_run",
+    "require_principal",
+    "runs_frame",
+    "show_done",
+    "show_error",
+    "show_results",
+]
 
 _RUN_KEY = "clinval_run"
+_DONE_KEY = "clinval_done"
 
 
 def require_principal() -> Principal:
@@ -40,6 +52,29 @@ def call(fn: Callable, *args, **kwargs):
     except ClinvalError as exc:
         show_error(exc)
         st.stop()
+
+
+def act(fn: Callable, *args, **kwargs):
+    """Call a write; on a refusal or any platform error show it (the page carries on) and return None."""
+    try:
+        return fn(*args, **kwargs)
+    except ClinvalError as exc:
+        show_error(exc)
+        return None
+
+
+def done(message: str) -> None:
+    """After a successful write: forget cached reads, and rerun the page with ``message`` shown at its top."""
+    st.cache_data.clear()
+    st.session_state[_DONE_KEY] = message
+    st.rerun()
+
+
+def show_done() -> None:
+    """Show (once) what the last write on this page did."""
+    message = st.session_state.pop(_DONE_KEY, None)
+    if message:
+        st.success(message)
 
 
 def fmt_ci(estimate, low, high) -> str:

@@ -20,8 +20,9 @@ failed = [v["criterion"] for v in res.verdicts if v["status"] != "pass"]
 st.write(f"Run **{run.id}** of **{run.org}** on protocol {run.protocol_id} v{run.protocol_version}: "
          f"{len(res.verdicts) - len(failed)} of {len(res.verdicts)} acceptance criteria met"
          + (f" (not met: {', '.join(failed)})." if failed else "."))
-st.caption(f"You sign as {principal.printed_name} ({principal.org}) the results document with SHA-256 "
-           f"{run.results_sha256}. Your signature, its meaning, reason and time go into the audit log.")
+document = call(data.report_sha256, principal, run.id)
+st.caption(f"You sign as {principal.printed_name} ({principal.org}) the run's report document with SHA-256 "
+           f"{document}. Your signature, its meaning, reason and time go into the audit log.")
 
 with st.form("sign-off", clear_on_submit=False):
     meaning = st.radio("Meaning of your signature", list(MEANINGS), format_func=MEANINGS.get, horizontal=True)

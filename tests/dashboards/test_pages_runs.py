@@ -103,6 +103,7 @@ def test_reviewer_signs_off_with_the_password(login, scored_world):
     assert len(after) == before + 1
     new = after[-1]
     assert (new.org, new.meaning, new.reason) == ("H01", "request-changes", "H01 sensitivity interval too wide")
+    assert any(new.document_sha256 in c.value for c in at.caption), "the page names the document it signs"
     new_events = list_events(platform, people["admin2"], since=seq_before + 1)
     signatures = [e for e in new_events if e["object_id"] == run_id and e["meaning"]]
     assert [(e["actor_org"], e["meaning"]) for e in signatures] == [("H01", "request-changes")]
