@@ -800,10 +800,11 @@ def runs_list(state: _State, submission: str | None, as_json: bool) -> None:
 
 @cli.command()
 @click.argument("run_id")
-@click.option("--format", "fmt", type=click.Choice(["json", "html", "pdf"]), default="html", show_default=True,
-              help="json (canonical, hashed), html (self-contained) or pdf.")
+@click.option("--format", "fmt", type=click.Choice(["json", "html", "pdf", "chai"]), default="html",
+              show_default=True, help="json (canonical, hashed), html (self-contained), pdf, or chai (the same facts "
+              "as a CHAI-style Applied Model Card, XML).")
 @click.option("--out", required=True, type=click.Path(dir_okay=False, allow_dash=True),
-              help="File to write ('-' for stdout, json and html only).")
+              help="File to write ('-' for stdout, except pdf).")
 @click.pass_obj
 def report(state: _State, run_id: str, fmt: str, out: str) -> None:
     """Write the report of a scored run, as the caller may see it (small cells suppressed for vendors and

@@ -251,7 +251,7 @@ def test_render_names_the_three_formats_and_refuses_others(world, run):
     assert render(report, "pdf").startswith(b"%PDF-")
     with pytest.raises(InvalidInput, match="docx") as refused:
         render(report, "docx")
-    assert "json, html, pdf" in refused.value.hint
+    assert "json, html, pdf, chai" in refused.value.hint
 
 
 def test_pdf_opens_in_an_independent_reader_and_its_first_page_is_not_blank(world, run):

@@ -7,11 +7,12 @@ from validation.reports.model import Report
 
 __all__ = ["FORMATS", "render"]
 
-FORMATS = ("json", "html", "pdf")
+FORMATS = ("json", "html", "pdf", "chai")
 
 
 def render(report: Report, fmt: str) -> bytes:
-    """The report as ``json`` (canonical), ``html`` (UTF-8, self-contained) or ``pdf`` bytes.
+    """The report as ``json`` (canonical), ``html`` (UTF-8, self-contained), ``pdf`` or ``chai`` (a CHAI-style
+    Applied Model Card, XML) bytes.
 
     Raises
     ------
@@ -28,4 +29,8 @@ def render(report: Report, fmt: str) -> bytes:
         return to_html(report).encode("utf-8")
     if fmt == "pdf":
         return to_pdf(report)
+    if fmt == "chai":
+        from validation.reports.chai import to_chai_card
+
+        return to_chai_card(report)
     raise InvalidInput(f"unknown report format {fmt!r}", hint=f"use one of {', '.join(FORMATS)}")
