@@ -127,7 +127,10 @@ def to_chai_card(report: Report) -> bytes:
                              f"({d['run'].get('isolation') or 'unknown isolation'}).")
     _add(facts, "InputDataSource", f"De-identified corpus {corpus.get('id')} ({corpus.get('name')}).")
     _add(facts, "OutputAndInputDataTypes", f"Input: {proto['input'].get('view')}; output: score per case.")
-    _add(facts, "DevelopmentDataCharacterization", str(use.get("training_data") or _NOT_STATED).strip())
+    training = use.get("training_data")
+    if isinstance(training, dict):
+        training = training.get("summary") or json.dumps(training, sort_keys=True)
+    _add(facts, "DevelopmentDataCharacterization", str(training or _NOT_STATED).strip())
     _add(facts, "BiasMitigationApproaches", _NOT_STATED)
     _add(facts, "OngoingMaintenance", _NOT_STATED)
     _add(facts, "Security", "Model files hashed at submission and re-checked before every run "
