@@ -4,6 +4,7 @@ at the hospitals and advertise a resource ``site-HNN``, so that a site's tasks o
 from __future__ import annotations
 
 import concurrent.futures as cf
+import dataclasses
 import multiprocessing
 from collections.abc import Callable, Sequence
 
@@ -35,7 +36,12 @@ def _failed(job: SiteJob, why: str) -> SiteOutcome:
 
 
 class LocalExecutor(Executor):
-    """Worker processes on this machine (spawned, so a killed worker never corrupts the runner)."""
+    """Worker processes on this machine (spawned, so a killed worker never corrupts the runner).
+
+    Each worker keeps one sandbox session for the run: the model is loaded once per worker, and the session
+    mounts the input folders of every site of this call (never labels, never another corpus), so that it can
+    serve whichever site the worker is handed next. A failure closes it; the next site starts a fresh one.
+    """
 
     def __init__(self, workers: int = 2) -> None:
         self.workers = max(1, int(workers))
@@ -43,6 +49,8 @@ class LocalExecutor(Executor):
 
     def run(self, jobs: Sequence[SiteJob], on_done: Callable[[SiteOutcome], None]) -> list[SiteOutcome]:
         outcomes = []
+        sites = tuple(sorted({job.site for job in jobs}))
+        jobs = [dataclasses.replace(job, session_sites=sites, keep_session=True) for job in jobs]
         context = multiprocessing.get_context("spawn")
         with cf.ProcessPoolExecutor(max_workers=min(self.workers, max(1, len(jobs))), mp_context=context) as pool:
             futures = {pool.submit(run_site, job): job for job in jobs}
@@ -63,7 +71,8 @@ class DaskExecutor(Executor):
     """A Dask distributed cluster: each site's job is restricted to workers carrying ``site-<SITE>``.
 
     A worker lost mid-task is replaced by the scheduler's retry on another worker with the resource; the job
-    resumes from its checkpointed batches.
+    resumes from its checkpointed batches. A job's sandbox session mounts only its own site's inputs and lasts
+    for that job (all of the site's batches); it never outlives the task on the hospital's worker.
     """
 
     def __init__(self, address: str, *, timeout: float = 30.0) -> None:
@@ -103,7 +112,8 @@ class DaskExecutor(Executor):
             else:
                 runnable.append(job)
         futures = {
-            self.client.submit(run_site, job, resources={site_resource(job.site): 1}, pure=False, retries=2,
+            self.client.submit(run_site, dataclasses.replace(job, session_sites=(), keep_session=False),
+                               resources={site_resource(job.site): 1}, pure=False, retries=2,
                                key=f"clinval-{job.run_id}-{job.site}-{id(job)}"): job
             for job in runnable
         }

@@ -3,17 +3,24 @@ batch of predictions, so that a killed worker or runner resumes without losing o
 
 This module runs where the site's data is (a local worker process, or a Dask worker at the hospital); it needs
 the corpus files and the model, never the platform database, and it never reads labels.
+
+The model runs in a :class:`~validation.sandbox.SandboxSession`: started and loaded once, then fed batch after
+batch. The session mounts the input folders of ``SiteJob.session_sites`` (by default only the job's own site) at
+``/input/<site>``; with ``keep_session`` a worker process keeps it for the next site of the same run (the local
+executor does this). After any failure the session is gone and the next batch or site starts a fresh one.
 """
 
 from __future__ import annotations
 
+import atexit
 import os
 import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-__all__ = ["SiteJob", "SiteOutcome", "site_cases", "batch_file", "completed_batches", "run_site"]
+__all__ = ["SiteJob", "SiteOutcome", "site_cases", "batch_file", "completed_batches", "run_site",
+           "close_session"]
 
 _PATH_COLUMN = "path"
 
@@ -33,11 +40,24 @@ class SiteJob:
     isolation: str
     limits: object = None
     max_cases: int | None = None
+    session_sites: tuple[str, ...] = ()
+    keep_session: bool = False
+
+    @property
+    def mounted_sites(self) -> tuple[str, ...]:
+        """Sites whose inputs the job's sandbox session mounts: ``session_sites``, or only its own site."""
+        return tuple(sorted(set(self.session_sites) | {self.site}))
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class SiteOutcome:
-    """What became of one site: ``done`` with every batch predicted, or ``failed`` with a reason."""
+    """What became of one site: ``done`` with every batch predicted, or ``failed`` with a reason.
+
+    The ``*_seconds`` fields split the site's wall time for benchmarks: waiting for a sandbox session to start
+    (``start_seconds``), inside the model's ``predict`` as the harness measured it (``model_seconds``), the rest
+    of each exchange with the sandbox, i.e. transfer and checks (``exchange_seconds``), and committing
+    checkpoints (``checkpoint_seconds``).
+    """
 
     site: str
     state: str
@@ -49,6 +69,10 @@ class SiteOutcome:
     elapsed: float = 0.0
     warnings: tuple[str, ...] = field(default_factory=tuple)
     where: str = ""
+    start_seconds: float = 0.0
+    model_seconds: float = 0.0
+    exchange_seconds: float = 0.0
+    checkpoint_seconds: float = 0.0
 
 
 def _where() -> str:
@@ -128,14 +152,70 @@ def _write_atomically(frame, path: Path) -> None:
         raise
 
 
+# The session a local worker process keeps between the sites of one run: (key, session).
+_KEPT: list = []
+
+
+def close_session() -> None:
+    """Close the sandbox session this process keeps, if any (also done at process exit)."""
+    while _KEPT:
+        _, session = _KEPT.pop()
+        session.close()
+
+
+def _session_key(job: SiteJob) -> tuple:
+    return (job.run_id, job.model_dir, job.corpus_dir, job.isolation, repr(job.limits), job.mounted_sites)
+
+
+def _planned_requests(job: SiteJob, own_cases: int) -> int:
+    """An upper bound on the batches a session for ``job`` will serve: every batch of every mounted site."""
+    import pandas as pd
+
+    total = 0
+    for site in job.mounted_sites:
+        if site == job.site:
+            n = own_cases
+        else:
+            try:
+                index = pd.read_parquet(Path(job.corpus_dir) / "sites" / site / "index.parquet",
+                                        columns=["task", "split"])
+                n = int(((index["task"] == job.task) & (index["split"] == job.split)).sum())
+            except (OSError, ValueError, KeyError):
+                n = 0
+            if job.max_cases is not None:
+                n = min(n, job.max_cases)
+        total += (n + job.batch_size - 1) // job.batch_size
+    return max(1, total)
+
+
+def _open_session(job: SiteJob, limits, own_cases: int):
+    """A live session for ``job``: the one this process keeps, if it fits, else a new one (launched, loading)."""
+    from validation.sandbox import SandboxSession
+
+    key = _session_key(job)
+    if _KEPT and (_KEPT[0][0] != key or not _KEPT[0][1].alive):
+        close_session()
+    if _KEPT:
+        return _KEPT[0][1]
+    corpus = Path(job.corpus_dir)
+    roots = {site: corpus / "sites" / site / "inputs" for site in job.mounted_sites}
+    roots = {site: root for site, root in roots.items() if root.is_dir() or site == job.site}
+    session = SandboxSession(job.model_dir, input_roots=roots, limits=limits, isolation=job.isolation,
+                             max_requests=_planned_requests(job, own_cases))
+    session.launch()
+    if job.keep_session:
+        if not _KEPT:
+            atexit.register(close_session)
+        _KEPT.append((key, session))
+    return session
+
+
 def run_site(job: SiteJob) -> SiteOutcome:
     """Predict every not-yet-checkpointed batch of one site in the sandbox.
 
     Returns a failed outcome (never raises) when the model misbehaves; batches already checkpointed stay.
     """
-    import pandas as pd
-
-    from validation.sandbox import SandboxLimits, run_model
+    from validation.sandbox import SandboxError, SandboxLimits
 
     started = time.monotonic()
     where = _where()
@@ -146,27 +226,42 @@ def run_site(job: SiteJob) -> SiteOutcome:
                            reason=f"cannot read the site's corpus index ({type(exc).__name__})")
     n_batches = (len(cases) + job.batch_size - 1) // job.batch_size
     done = completed_batches(job, cases)
-    isolation, warnings = "", []
-    input_root = Path(job.corpus_dir) / "sites" / job.site / "inputs"
     limits = job.limits or SandboxLimits()
+    session = None
+    isolation, warnings = "", []
+    clock = {"start": 0.0, "model": 0.0, "exchange": 0.0, "checkpoint": 0.0}
+
+    def outcome(state: str, reason: str = "") -> SiteOutcome:
+        if session is not None and not job.keep_session:
+            session.close()
+        return SiteOutcome(site=job.site, state=state, n_cases=len(cases), n_batches=n_batches,
+                           batches_done=len(done), reason=reason, isolation=isolation,
+                           elapsed=time.monotonic() - started, warnings=tuple(warnings), where=where,
+                           start_seconds=clock["start"], model_seconds=clock["model"],
+                           exchange_seconds=clock["exchange"], checkpoint_seconds=clock["checkpoint"])
+
     for k in range(n_batches):
         if k in done:
             continue
         batch = cases.iloc[k * job.batch_size:(k + 1) * job.batch_size].reset_index(drop=True)
-        with tempfile.TemporaryDirectory(prefix=f"clinval-{job.site}-") as out:
-            result = run_model(job.model_dir, batch, input_root=input_root, out_dir=out, limits=limits,
-                               batch_size=job.batch_size, path_columns=[_PATH_COLUMN], isolation=job.isolation)
-            isolation = result.isolation
-            warnings.extend(w for w in result.warnings if w not in warnings)
-            if result.status != "ok":
-                return SiteOutcome(site=job.site, state="failed", n_cases=len(cases), n_batches=n_batches,
-                                   batches_done=len(done), reason=result.reason, isolation=isolation,
-                                   elapsed=time.monotonic() - started, warnings=tuple(warnings), where=where)
-            predictions = pd.read_parquet(result.predictions)[["case_id", "score"]]
-            if list(predictions["case_id"]) != list(batch["case_id"]):
-                predictions = predictions.set_index("case_id").loc[batch["case_id"]].reset_index()
-            _write_atomically(predictions, batch_file(job.run_dir, job.site, k))
-            done.add(k)
-    return SiteOutcome(site=job.site, state="done", n_cases=len(cases), n_batches=n_batches, batches_done=len(done),
-                       isolation=isolation, elapsed=time.monotonic() - started, warnings=tuple(warnings),
-                       where=where)
+        try:
+            if session is None or not session.alive:
+                session = _open_session(job, limits, len(cases))
+            isolation = session.isolation
+            warnings.extend(w for w in session.warnings if w not in warnings)
+            t0 = time.monotonic()
+            ready = session.start()
+            clock["start"] += time.monotonic() - t0
+            result = session.predict(batch, input_name=job.site, path_columns=[_PATH_COLUMN],
+                                     batch_size=job.batch_size) if ready.ok else ready
+        except SandboxError as exc:  # the case table or this site's inputs are unusable; other sites go on
+            return outcome("failed", str(exc))
+        if not result.ok:
+            return outcome("failed", result.reason)
+        clock["model"] += result.model_seconds
+        clock["exchange"] += max(0.0, result.elapsed - result.model_seconds)
+        t0 = time.monotonic()
+        _write_atomically(result.predictions, batch_file(job.run_dir, job.site, k))
+        clock["checkpoint"] += time.monotonic() - t0
+        done.add(k)
+    return outcome("done")

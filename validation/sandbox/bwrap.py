@@ -249,6 +249,9 @@ def bwrap_command(
         args += ["--ro-bind", str(root), str(root)]
         made.add(root)
     args += ["--ro-bind", str(paths.model_dir), MODEL_DIR]
+    if any(name != "" for name in paths.inputs):
+        # bubblewrap would make the parent of /input/<name> mode 0700, closed to the sandbox uid.
+        args += ["--perms", "0755", "--dir", INPUT_DIR]
     for name, root in sorted(paths.inputs.items()):
         args += ["--ro-bind", str(root), input_mount(name)]
     args += [
