@@ -27,7 +27,7 @@ from validation.identity import (
 )
 from validation.platform import Platform
 from validation.policy import Resource, decide, enforce
-from validation.schema import ApiToken, Organisation, User
+from validation.schema import ApiToken, IdentityLink, Organisation, User
 
 __all__ = [
     "OrgInfo",
@@ -44,6 +44,11 @@ __all__ = [
     "authenticate",
     "login",
     "whoami",
+    "IdentityLinkInfo",
+    "link_identity",
+    "unlink_identity",
+    "list_identity_links",
+    "login_oidc",
 ]
 
 _CODE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-]{0,63}$")
@@ -434,3 +439,127 @@ def whoami(platform: Platform, principal: Principal) -> dict[str, str]:
         "org": principal.org,
         "org_kind": principal.org_kind.value,
     }
+
+
+# ---- single sign-on (OpenID Connect) identities ----------------------------------------------------------------
+
+_EMAIL = re.compile(r"^[^@\s]{1,200}@[^@\s]{1,200}$")
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class IdentityLinkInfo:
+    """A single sign-on identity linked to a user: ``kind`` ``sub`` (issuer + subject) or ``email`` (verified
+    address)."""
+
+    id: int
+    username: str
+    kind: str
+    issuer: str
+    value: str
+    created_at: str
+
+
+def _link_info(link: IdentityLink) -> IdentityLinkInfo:
+    return IdentityLinkInfo(id=link.id, username=link.user.username, kind=link.kind, issuer=link.issuer,
+                            value=link.value, created_at=_iso(link.created_at))
+
+
+def _identity(issuer: str | None, subject: str | None, email: str | None) -> tuple[str, str, str]:
+    if (subject is None) == (email is None):
+        raise InvalidInput("give either an issuer and a subject, or an e-mail address",
+                           hint="--issuer URL --subject ID, or --email ADDRESS")
+    if subject is not None:
+        issuer = _check_printable("issuer", (issuer or "").strip(), 300)
+        subject = _check_printable("subject", subject.strip(), 320)
+        if not issuer or not subject:
+            raise InvalidInput("a subject is unique only within its issuer: give both", hint="--issuer URL --subject ID")
+        return "sub", issuer, subject
+    address = email.strip().lower()
+    if not _EMAIL.match(address):
+        raise InvalidInput("that is not an e-mail address", hint="like name@hospital.example")
+    return "email", "", address
+
+
+def link_identity(platform: Platform, principal: Principal, username: str, *, issuer: str | None = None,
+                  subject: str | None = None, email: str | None = None) -> IdentityLinkInfo:
+    """Link a single sign-on identity to a user (admin): the identity provider's ``issuer`` and ``subject`` (the
+    ``iss`` and ``sub`` claims), or an e-mail address that the provider must report as verified.
+
+    Raises
+    ------
+    InvalidInput
+        Neither or both kinds of identity, or malformed values.
+    NotFound
+        No such user.
+    Conflict
+        The identity is already linked (to this or another user).
+    """
+    enforce(platform.db, principal, "user.link_identity", Resource(kind="user", id=str(username)))
+    kind, iss, value = _identity(issuer, subject, email)
+    try:
+        with platform.db.write() as session:
+            user = _get_user(session, username)
+            link = IdentityLink(user_id=user.id, kind=kind, issuer=iss, value=value, created_at=_now())
+            session.add(link)
+            session.flush()
+            # The identity itself is staff contact data: the event names its kind and a digest, not the value.
+            append_event(session, principal, "user.link_identity", "user", _user_id(user),
+                         details={"link": link.id, "kind": kind, "identity_sha256": token_digest(f"{iss}|{value}")})
+            return _link_info(link)
+    except IntegrityError:
+        raise Conflict("that single sign-on identity is already linked to a user",
+                       hint="unlink it first (clinval user unlink LINK_ID)") from None
+
+
+def unlink_identity(platform: Platform, principal: Principal, link_id: int) -> IdentityLinkInfo:
+    """Remove a link (admin); the identity can no longer sign in."""
+    enforce(platform.db, principal, "user.link_identity", Resource(kind="user", id=f"link-{link_id}"))
+    with platform.db.write() as session:
+        link = session.get(IdentityLink, link_id)
+        if link is None:
+            raise NotFound(f"no identity link {link_id}", hint="clinval user links lists them")
+        info = _link_info(link)
+        append_event(session, principal, "user.unlink_identity", "user", _user_id(link.user),
+                     details={"link": link.id, "kind": link.kind})
+        session.delete(link)
+        return info
+
+
+def list_identity_links(platform: Platform, principal: Principal, username: str | None = None
+                        ) -> list[IdentityLinkInfo]:
+    """The identity links (admin), optionally of one user."""
+    enforce(platform.db, principal, "user.link_identity", Resource(kind="user", id=str(username or "*")))
+    with platform.db.read() as session:
+        query = select(IdentityLink).order_by(IdentityLink.id)
+        links = [_link_info(link) for link in session.scalars(query)]
+    return [link for link in links if username is None or link.username == username]
+
+
+def login_oidc(platform: Platform, *, issuer: str | None, subject: str | None, email: str | None = None,
+               email_verified: bool = False) -> Principal:
+    """The user an admin linked to this single sign-on identity (claims ``iss``, ``sub``, ``email``,
+    ``email_verified`` of an ID token the dashboard's OIDC client has already verified).
+
+    The subject is matched together with its issuer; an e-mail only when the provider says it is verified.
+
+    Raises
+    ------
+    AuthenticationError
+        No link, or the linked user is deactivated; recorded in the audit log (without the identity).
+    """
+    with platform.db.read() as session:
+        link = None
+        if issuer and subject:
+            link = session.scalar(select(IdentityLink).where(IdentityLink.kind == "sub", IdentityLink.issuer == issuer,
+                                                             IdentityLink.value == subject))
+        if link is None and email and email_verified is True:
+            link = session.scalar(select(IdentityLink).where(IdentityLink.kind == "email", IdentityLink.issuer == "",
+                                                             IdentityLink.value == email.strip().lower()))
+        if link is not None and link.user.active:
+            return _principal(link.user)
+        problem = "deactivated user" if link is not None else "single sign-on identity not linked"
+        object_id = _user_id(link.user) if link is not None else "-"
+    _refuse(platform, problem, "user", object_id)
+    raise AuthenticationError(f"sign-in refused: {problem}",
+                              hint="ask the pilot-base admin to link your identity to your account")
+

@@ -295,6 +295,53 @@ def user_list(state: _State, as_json: bool) -> None:
         _table([_to_data(u) for u in users], ["id", "username", "role", "org", "active", "printed_name"])
 
 
+@user.command("link")
+@click.argument("username")
+@click.option("--issuer", default=None, help="The identity provider's issuer URL (the ID token's 'iss').")
+@click.option("--subject", default=None, help="The person's subject at that provider (the ID token's 'sub').")
+@click.option("--email", default=None, help="Or an e-mail address; it signs in only if the provider says it is "
+              "verified.")
+@json_option
+@click.pass_obj
+def user_link(state: _State, username: str, issuer: str | None, subject: str | None, email: str | None,
+              as_json: bool) -> None:
+    """Link a single sign-on (OpenID Connect) identity to a user (admin), so that 'Sign in with ...' on the
+    dashboard signs them in as that user. Give --issuer and --subject, or --email."""
+    from validation.accounts import link_identity
+
+    info = link_identity(state.platform(), state.principal(), username, issuer=issuer, subject=subject, email=email)
+    if as_json:
+        _emit_json(info)
+    else:
+        click.echo(f"Linked identity {info.id} ({info.kind}) to {info.username}")
+
+
+@user.command("unlink")
+@click.argument("link_id", type=int)
+@click.pass_obj
+def user_unlink(state: _State, link_id: int) -> None:
+    """Remove a single sign-on link (admin); see 'clinval user links' for the ids."""
+    from validation.accounts import unlink_identity
+
+    info = unlink_identity(state.platform(), state.principal(), link_id)
+    click.echo(f"Removed identity link {info.id} ({info.kind}) of {info.username}")
+
+
+@user.command("links")
+@click.argument("username", required=False)
+@json_option
+@click.pass_obj
+def user_links(state: _State, username: str | None, as_json: bool) -> None:
+    """List the single sign-on identities linked to users (admin), optionally of one user."""
+    from validation.accounts import list_identity_links
+
+    links = list_identity_links(state.platform(), state.principal(), username)
+    if as_json:
+        _emit_json(links)
+    else:
+        _table([_to_data(x) for x in links], ["id", "username", "kind", "issuer", "value", "created_at"])
+
+
 @cli.group(cls=_Group)
 def token() -> None:
     """API tokens: random, shown once, stored as hashes, expiring, revocable."""

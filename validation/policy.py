@@ -67,6 +67,7 @@ ACTIONS: Mapping[str, ActionSpec] = MappingProxyType(
             _spec("org.read", writes=False, admin="any", regulator="any", vendor="org", reviewer="org"),
             _spec("user.create", writes=True, admin="any"),
             _spec("user.deactivate", writes=True, admin="any"),
+            _spec("user.link_identity", writes=True, admin="any"),
             _spec("user.read", writes=False, admin="any", regulator="any", vendor="self", reviewer="self"),
             _spec("token.create", writes=True, admin="any", vendor="self", reviewer="self"),
             _spec("token.revoke", writes=True, admin="any", vendor="self", reviewer="self"),

@@ -7,7 +7,7 @@ from datetime import datetime
 from sqlalchemy import JSON, BigInteger, Boolean, DateTime, Float, ForeignKey, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
-__all__ = ["Base", "Organisation", "User", "ApiToken", "AuditEvent", "AuditCheckpoint", "ProtocolRecord", "Submission", "Corpus", "Run", "RunSite", "ResultRow", "VerdictRow"]
+__all__ = ["Base", "Organisation", "User", "ApiToken", "IdentityLink", "AuditEvent", "AuditCheckpoint", "ProtocolRecord", "Submission", "Corpus", "Run", "RunSite", "ResultRow", "VerdictRow"]
 
 
 class Base(DeclarativeBase):
@@ -60,6 +60,23 @@ class ApiToken(Base):
     revoked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
 
     user: Mapped[User] = relationship(back_populates="tokens")
+
+
+class IdentityLink(Base):
+    """A single sign-on identity an admin linked to a user: ``kind`` is ``sub`` (``value`` is the subject, unique
+    within its ``issuer``) or ``email`` (``value`` is the lower-cased address, ``issuer`` empty)."""
+
+    __tablename__ = "identity_links"
+    __table_args__ = (UniqueConstraint("kind", "issuer", "value", name="uq_identity_links_identity"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), nullable=False)
+    kind: Mapped[str] = mapped_column(String(10), nullable=False)
+    issuer: Mapped[str] = mapped_column(String(300), nullable=False)
+    value: Mapped[str] = mapped_column(String(320), nullable=False)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False)
+
+    user: Mapped[User] = relationship()
 
 
 class AuditEvent(Base):

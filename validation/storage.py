@@ -22,7 +22,7 @@ from validation.exceptions import NotInitialised, StorageError
 
 __all__ = ["Database", "migrate", "HEAD_REVISION"]
 
-HEAD_REVISION = "0005"
+HEAD_REVISION = "0006"
 _WRITE_LOCK_KEY = 0x636C6976  # "cliv": the advisory lock id for PostgreSQL writers
 _BUSY_TIMEOUT_MS = 60_000
 

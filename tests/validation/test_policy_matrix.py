@@ -48,8 +48,8 @@ RELATIONS = {
     "other-user": lambda p: Resource(kind="token", id="t2", user_id="u-someone-else"),
 }
 ADMIN_ONLY = {
-    "platform.config", "audit.check", "org.create", "user.create", "user.deactivate", "audit.checkpoint", "corpus.ingest",
-    "corpus.accept", "protocol.publish", "run.create", "run.cancel",
+    "platform.config", "audit.check", "org.create", "user.create", "user.deactivate", "user.link_identity",
+    "audit.checkpoint", "corpus.ingest", "corpus.accept", "protocol.publish", "run.create", "run.cancel",
 }
 CASES = list(itertools.product(Role, sorted(ACTIONS), sorted(RELATIONS)))
 
