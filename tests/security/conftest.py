@@ -2,7 +2,7 @@
 
 All MLflow saving happens once per session. Hostile models are saved from files under
 ``tests/security/models`` (their module-level code is harmless; MLflow runs it when saving) and
-are only ever loaded through ``validation.sandbox.run_model``.
+are only ever loaded through ``validation.sandbox`` (``run_model`` or a ``SandboxSession``).
 """
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ CONSTANT_SRC = PROJECT_ROOT / "examples" / "models" / "constant" / "model.py"
 HOSTILE = (
     "network", "reader", "writer", "forkbomb", "memory", "cpu", "sleeper", "chatter",
     "data_flood", "disk_fill", "wrong_output", "crash_load", "crash_predict", "syscalls",
-    "forger",
+    "forger", "switch",
 )
 SANDBOX_UID_MIN = 1_500_000_000
 
