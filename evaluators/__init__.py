@@ -38,7 +38,15 @@ from evaluators._heterogeneity import (
     site_heterogeneity,
 )
 from evaluators._proportions import proportion_ci
-from evaluators._ranking import auroc, auroc_ci, average_precision, compare_auroc, pr_curve, roc_curve
+from evaluators._ranking import (
+    auroc,
+    auroc_ci,
+    average_precision,
+    average_precision_ci,
+    compare_auroc,
+    pr_curve,
+    roc_curve,
+)
 from evaluators._records import Comparison, Estimate
 from evaluators._rules import (
     ESTIMATE_FIELDS,
@@ -104,6 +112,7 @@ __all__ = [
     "auroc",
     "auroc_ci",
     "average_precision",
+    "average_precision_ci",
     "bca_interval",
     "bootstrap_ci",
     "bootstrap_counts",

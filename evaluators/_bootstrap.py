@@ -140,6 +140,27 @@ def draw_counts(sizes: np.ndarray, root: np.random.SeedSequence, start: int, sto
     return counts
 
 
+def draw_weights(sizes: np.ndarray, root: np.random.SeedSequence, start: int, stop: int,
+                 column: np.ndarray) -> np.ndarray:
+    """The counts of :func:`draw_counts` as float64 weights, unit ``u`` written to column ``column[u]``.
+
+    Same draws as :func:`draw_counts` (replicate ``b`` from :func:`replicate_generator`, strata in layout order,
+    ``integers(0, size, size)`` each); the draws are mapped to their columns before counting, which saves a
+    gather of the whole count matrix. ``column`` must be a permutation (one case per unit: no clusters).
+    """
+    n_units = int(sizes.sum())
+    offsets = np.concatenate(([0], np.cumsum(sizes)[:-1])).astype(np.int64)
+    strata = [(int(o), int(s)) for o, s in zip(offsets, sizes) if s > 0]
+    out = np.empty((stop - start, n_units), dtype=np.float64)
+    picks = np.empty(n_units, dtype=np.int64)
+    for row, b in enumerate(range(start, stop)):
+        rng = replicate_generator(root, b)
+        for off, size in strata:
+            np.add(rng.integers(0, size, size=size), off, out=picks[off:off + size])
+        out[row] = np.bincount(column[picks], minlength=n_units)
+    return out
+
+
 def chunk_size(n_units: int) -> int:
     """Replicates per chunk so that a chunk holds about ``_CELLS_PER_CHUNK`` cells."""
     return max(1, min(512, _CELLS_PER_CHUNK // max(n_units, 1)))
@@ -158,7 +179,7 @@ def run_chunks(fn: Callable[[int, int], np.ndarray], n_boot: int, *, chunk: int,
     return np.concatenate(parts) if parts else np.empty(0)
 
 
-def _check_n_boot(n_boot: int) -> None:
+def check_n_boot(n_boot: int) -> None:
     if isinstance(n_boot, bool) or not isinstance(n_boot, int) or n_boot < 2:
         raise InvalidParameterError(f"n_boot must be an int >= 2 (2000 is usual); got {n_boot!r}.")
 
@@ -224,7 +245,7 @@ def bootstrap_replicates(statistic: Statistic, n: int, *, n_boot: int = 2000, se
     -------
     replicates : ndarray of shape (n_boot,)
     """
-    _check_n_boot(n_boot)
+    check_n_boot(n_boot)
     root = seed_sequence(seed)
     layout = make_layout(n, strata=strata, clusters=clusters)
 
@@ -358,8 +379,16 @@ def bootstrap_ci(statistic: Statistic, n: int, *, n_boot: int = 2000, seed: Any,
     def jk() -> np.ndarray:
         return jackknife if jackknife is not None else jackknife_values(statistic, n, clusters=clusters)
 
-    low, high, note = interval_from_replicates(reps, estimate=estimate, method=method, level=level,
-                                               jackknife=jk)
+    return estimate_from_replicates(reps, estimate=estimate, method=method, level=level, jackknife=jk, n=n,
+                                    n_pos=n_pos, n_neg=n_neg)
+
+
+def estimate_from_replicates(replicates: np.ndarray, *, estimate: float, method: str, level: float,
+                             jackknife: Callable[[], np.ndarray] | None, n: int, n_pos: int | None,
+                             n_neg: int | None) -> Estimate:
+    """The :class:`Estimate` :func:`bootstrap_ci` returns, from a point estimate and its replicates."""
+    low, high, note = interval_from_replicates(replicates, estimate=estimate, method=method, level=level,
+                                               jackknife=jackknife)
     if not math.isfinite(estimate):
         low = high = math.nan
         note = "statistic undefined on the full sample" + (f"; {note}" if note else "")

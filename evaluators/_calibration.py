@@ -20,7 +20,17 @@ from typing import Any
 import numpy as np
 
 from evaluators import _inputs
-from evaluators._bootstrap import bootstrap_ci
+from evaluators._bootstrap import (
+    check_n_boot,
+    chunk_size,
+    draw_counts,
+    draw_weights,
+    estimate_from_replicates,
+    jackknife_values,
+    make_layout,
+    run_chunks,
+    seed_sequence,
+)
 from evaluators._records import Estimate
 from evaluators.exceptions import InvalidInputError, InvalidParameterError
 
@@ -260,8 +270,72 @@ def calibration_ci(y_true: Any, y_prob: Any, *, n_boot: int = 2000, seed: Any, m
         "calibration_intercept": lambda w: _w_logistic(w, yf, x, slope=False)[0],
         "calibration_slope": lambda w: _w_logistic(w, yf, x, slope=True)[1],
     }
+    if method not in ("percentile", "bca"):
+        raise InvalidParameterError(f"method must be 'percentile' or 'bca'; got {method!r}.")
+    check_n_boot(n_boot)
+    estimates = {name: float(stat(np.ones((1, n)))[0]) for name, stat in stats.items()}
+    reps = _replicates(yf, p, x, bins, n_bins, key=key, clusters=clusters, n_boot=n_boot, seed=seed,
+                       workers=workers, slope_hat=estimates["calibration_slope"])
     out = {}
     for name, stat in stats.items():
-        out[name] = bootstrap_ci(stat, n, n_boot=n_boot, seed=seed, method=method, level=level, strata=key,
-                                 clusters=clusters, workers=workers, n_pos=n_pos, n_neg=n - n_pos)
+        def jk(stat=stat) -> np.ndarray:
+            return jackknife_values(stat, n, clusters=clusters)
+
+        out[name] = estimate_from_replicates(reps[name], estimate=estimates[name], method=method, level=level,
+                                             jackknife=jk, n=n, n_pos=n_pos, n_neg=n - n_pos)
     return out
+
+
+def _replicates(yf: np.ndarray, p: np.ndarray, x: np.ndarray, bins: np.ndarray, n_bins: int, *, key: Any,
+                clusters: Any, n_boot: int, seed: Any, workers: int, slope_hat: float) -> dict[str, np.ndarray]:
+    """The four statistics on every replicate, from one draw of the resampling counts.
+
+    The counts are those of :func:`evaluators.bootstrap_replicates` with the same ``seed``, strata and clusters
+    (each of the four statistics used to draw them again); Brier and ECE are matrix products of the counts, the
+    recalibration fits come from per-bin moments (:mod:`evaluators._recalibration`).
+    """
+    from evaluators import _recalibration as rc
+
+    n = yf.size
+    root = seed_sequence(seed)
+    layout = make_layout(n, strata=key, clusters=clusters)
+    plan = rc.plan_bins(x, rc.bin_width(slope_hat))
+    cols = layout.case_position[plan.order]
+    ys, ps, xs = yf[plan.order], p[plan.order], plan.x_sorted
+    gap = np.zeros((n, n_bins))
+    gap[np.arange(n), bins[plan.order]] = ys - ps
+    # columns: weight, y, y x, (p - y)^2, then (y - p) in each ECE bin
+    features = np.column_stack([np.ones(n), ys, ys * xs, (ps - ys) ** 2, gap])
+    n_lin = features.shape[1]
+
+    column = None
+    if clusters is None:
+        column = np.empty(n, dtype=np.intp)
+        column[cols] = np.arange(n)
+
+    def fn(lo: int, hi: int) -> np.ndarray:
+        if column is not None:
+            w = draw_weights(layout.sizes, root, lo, hi, column)
+        else:
+            w = np.take(draw_counts(layout.sizes, root, lo, hi), cols, axis=1).astype(np.float64)
+        return np.concatenate([w @ features, rc.separation_extremes(plan, ys, w),
+                               rc.bin_moments(plan, w).reshape(hi - lo, -1)], axis=1)
+
+    table = run_chunks(fn, n_boot, chunk=chunk_size(max(n, layout.n_units)), workers=workers)
+    lin, extremes = table[:, :n_lin], table[:, n_lin:n_lin + 4]
+    moments = table[:, n_lin + 4:].reshape(n_boot, plan.n_bins, rc.N_MOMENTS)
+    total, sum_y, sum_yx = lin[:, 0], lin[:, 1], lin[:, 2]
+
+    def refit(slope: bool):
+        def direct(rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+            counts = np.concatenate([draw_counts(layout.sizes, root, int(r), int(r) + 1) for r in rows])
+            return _w_logistic(counts[:, layout.case_position].astype(np.float64), yf, x, slope=slope)
+
+        return direct
+
+    fits = {}
+    for slope in (False, True):
+        fits[slope] = rc.batched_logistic(moments, plan, sum_y, sum_yx, sum_y, total - sum_y, extremes,
+                                          slope=slope, refit=refit(slope))
+    return {"brier": lin[:, 3] / total, "ece": np.abs(lin[:, 4:]).sum(axis=1) / total,
+            "calibration_intercept": fits[False][0], "calibration_slope": fits[True][1]}

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import math
+import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -88,14 +89,14 @@ def _row(metric: str, kind: str, group: str, est, method: str, note: str = "") -
 
 
 def _ap_estimate(y: np.ndarray, s: np.ndarray, seed: int):
-    from evaluators import average_precision, bootstrap_ci
+    from evaluators import average_precision_ci
 
-    def stat(weights: np.ndarray) -> np.ndarray:
-        return np.array([average_precision(y, s, sample_weight=w) if w[y == 1].sum() > 0 else np.nan
-                         for w in weights])
+    return average_precision_ci(y, s, n_boot=N_BOOT, seed=seed, workers=_workers())
 
-    return bootstrap_ci(stat, len(y), n_boot=N_BOOT, seed=seed, strata=y, n_pos=int(y.sum()),
-                        n_neg=int(len(y) - y.sum()))
+
+def _workers() -> int:
+    """Threads for the bootstraps (the results do not depend on it)."""
+    return max(1, min(4, os.cpu_count() or 1))
 
 
 def _group_rows(metrics: Sequence[str], y: np.ndarray, s: np.ndarray, *, threshold: float, kind: str, group: str,
@@ -134,7 +135,8 @@ def _group_rows(metrics: Sequence[str], y: np.ndarray, s: np.ndarray, *, thresho
             rows.extend(undefined(m, "undefined: one class only") for m in wanted)
         else:
             try:
-                cal = calibration_ci(y, s, n_boot=N_BOOT, seed=_seed(run_id, f"cal/{kind}/{group}"))
+                cal = calibration_ci(y, s, n_boot=N_BOOT, seed=_seed(run_id, f"cal/{kind}/{group}"),
+                                     workers=_workers())
                 rows.extend(_row(m, kind, group, cal[m], f"bootstrap-percentile({N_BOOT})", small) for m in wanted)
             except EvaluatorError as exc:
                 rows.extend(undefined(m, f"undefined: {exc}") for m in wanted)
