@@ -16,7 +16,7 @@ _KEY = "clinval_bundle"
 principal = require_principal()
 st.title("Audit bundle")
 st.write("A bundle carries the events, a signed checkpoint, inclusion proofs and the documents the events name "
-         "by hash. Check it offline with `clinval audit verify BUNDLE --key clinval-audit.pub`, pinning the key "
+         "by hash. Check it offline with `clinval audit verify BUNDLE --public-key clinval-audit.pub`, pinning the key "
          "below.")
 runs = call(data.runs, principal)
 scope = st.radio("Scope", ["Everything", "One run"], horizontal=True)

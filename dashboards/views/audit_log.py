@@ -23,7 +23,7 @@ if principal.role == Role.ADMIN:
         st.error(f"Log check FAILED{where}: {report.problem}")
 else:
     st.caption("Verify the log yourself offline: download a bundle on the 'Audit bundle' page and run "
-               "'clinval audit verify BUNDLE --key KEY'.")
+               "'clinval audit verify BUNDLE --public-key KEY'.")
 
 events = call(data.events, principal)
 if not events:

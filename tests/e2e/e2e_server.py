@@ -98,3 +98,29 @@ def browser_page(url: str, artifacts: Path, *, timeout_ms: int = 45_000):
                     pass
         finally:
             browser.close()
+
+
+def sign_in(page, username: str, password: str) -> None:
+    """Fill the sign-in form and wait until the home page greets the user."""
+    page.get_by_label("Username", exact=True).fill(username)
+    page.get_by_label("Password", exact=True).fill(password)
+    page.get_by_role("button", name="Sign in").click()
+    page.get_by_text("Signed in as").first.wait_for()
+
+
+def sign_out(page) -> None:
+    """Sign out from the home page and wait for the sign-in form."""
+    open_page(page, "Home", "clinval")
+    page.get_by_role("button", name="Sign out").click()
+    page.get_by_role("button", name="Sign in").wait_for()
+
+
+def open_page(page, title: str, heading: str) -> None:
+    """Follow the sidebar link ``title`` and wait for the page's ``heading``."""
+    page.get_by_role("link", name=title, exact=True).click()
+    page.get_by_role("heading", name=heading).first.wait_for()
+
+
+def table_cell(page, text: str) -> None:
+    """Wait for a cell of an ``st.dataframe`` (drawn on a canvas; its cells exist as hidden grid cells)."""
+    page.get_by_role("gridcell", name=text, exact=True, include_hidden=True).first.wait_for(state="attached")
