@@ -155,9 +155,8 @@ class _Series:
             _Series._POLY = _derivative_polynomials(ORDER + 1)
         self.moments = moments
         self.centre = centre
-        ks = np.arange(ORDER + 1)
-        self._inv_fact = 1.0 / np.array([math.factorial(int(k)) for k in ks])
-        self._ks = ks
+        self._ks = np.arange(ORDER + 1)
+        self._inv_fact = 1.0 / np.array([math.factorial(int(k)) for k in self._ks])
 
     def _e(self, alpha: np.ndarray, n_cols: int) -> np.ndarray:
         """``E[..., k]``: the k-th derivative of softplus at ``alpha``, k = 0 .. n_cols - 1."""
@@ -176,31 +175,33 @@ class _Series:
         e[..., 1] = expit(alpha)
         return e
 
-    def _terms(self, e: np.ndarray, bk: np.ndarray, mom: np.ndarray, f: int, r: int) -> np.ndarray:
-        k = ORDER + 1
-        return np.einsum("mjk,mjk->mj", e[..., f:f + k] * bk[:, None, :], mom[..., r:r + k])
+    def _weighted_moments(self, rows: np.ndarray, b: np.ndarray, r: int) -> np.ndarray:
+        """``b^k / k! * moment_{k + r}`` for k = 0 .. ORDER: shape (rows, bins, ORDER + 1)."""
+        bk = b[:, None] ** self._ks[None, :] * self._inv_fact[None, :]
+        mom = self.moments if rows.size == self.moments.shape[0] else self.moments[rows]
+        return mom[:, :, r:r + ORDER + 1] * bk[:, None, :]
 
     def softplus_sum(self, rows: np.ndarray, a: np.ndarray, b: np.ndarray) -> np.ndarray:
         """``sum_i w_i log(1 + exp(a + b x_i))`` for the given rows."""
-        mom = self.moments[rows]
         alpha = a[:, None] + b[:, None] * self.centre[None, :]
-        bk = b[:, None] ** self._ks[None, :] * self._inv_fact[None, :]
-        return self._terms(self._e(alpha, ORDER + 1), bk, mom, 0, 0).sum(axis=1)
+        e = self._e(alpha, ORDER + 1)
+        return np.einsum("mjk,mjk->m", e, self._weighted_moments(rows, b, 0))
 
     def newton_sums(self, rows: np.ndarray, a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, ...]:
         """Softplus sum, ``sum w sigma``, ``sum w sigma x``, ``sum w sigma'``, ``sum w sigma' x``,
         ``sum w sigma' x^2`` for the given rows."""
-        mom = self.moments[rows]
+        from numpy.lib.stride_tricks import sliding_window_view
+
         c = self.centre[None, :]
         alpha = a[:, None] + b[:, None] * c
-        bk = b[:, None] ** self._ks[None, :] * self._inv_fact[None, :]
         e = self._e(alpha, ORDER + 3)
-        t00 = self._terms(e, bk, mom, 0, 0)
-        t10 = self._terms(e, bk, mom, 1, 0)
-        t11 = self._terms(e, bk, mom, 1, 1)
-        t20 = self._terms(e, bk, mom, 2, 0)
-        t21 = self._terms(e, bk, mom, 2, 1)
-        t22 = self._terms(e, bk, mom, 2, 2)
+        # windows[..., f, k] = e[..., f + k]: the f-th derivative's series uses e shifted by f
+        windows = sliding_window_view(e, ORDER + 1, axis=-1)
+        t0 = np.einsum("mjfk,mjk->fmj", windows, self._weighted_moments(rows, b, 0))
+        t1 = np.einsum("mjfk,mjk->fmj", windows[..., 1:, :], self._weighted_moments(rows, b, 1))
+        t22 = np.einsum("mjk,mjk->mj", windows[..., 2, :], self._weighted_moments(rows, b, 2))
+        t00, t10, t20 = t0
+        t11, t21 = t1
         return (t00.sum(axis=1), t10.sum(axis=1), (c * t10 + t11).sum(axis=1), t20.sum(axis=1),
                 (c * t20 + t21).sum(axis=1), (c * c * t20 + 2.0 * c * t21 + t22).sum(axis=1))
 

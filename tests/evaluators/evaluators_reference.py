@@ -6,6 +6,8 @@ of tie groups, a Python loop instead of resampling counts.
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 
@@ -102,3 +104,53 @@ def counts_loop(n: int, seed: int, n_boot: int, strata=None, clusters=None) -> n
             for pick in rng.integers(0, len(units), size=len(units)):
                 out[b] += clusters == units[pick]
     return out
+
+
+def newton_one_replicate(w, y, x, *, slope, max_iter=100, tol=1e-10):
+    """One replicate, directly over its cases: logit P(y) = a + b x (or a + x), halving until no decrease."""
+    def loglik(a, b):
+        eta = a + b * x
+        return float(np.sum(w * (y * eta - np.logaddexp(0.0, eta))))
+
+    a, b = 0.0, 1.0
+    for _ in range(max_iter):
+        mu = 1.0 / (1.0 + np.exp(-(a + b * x)))
+        r, v = w * (y - mu), w * mu * (1.0 - mu)
+        ga, haa = r.sum(), v.sum()
+        if slope:
+            gb, hab, hbb = r @ x, v @ x, v @ (x * x)
+            det = haa * hbb - hab * hab
+            da, db = (hbb * ga - hab * gb) / det, (haa * gb - hab * ga) / det
+        else:
+            da, db = ga / haa, 0.0
+        if not math.isfinite(abs(da) + abs(db)):
+            return math.nan, math.nan
+        before, scale = loglik(a, b), 1.0
+        for _ in range(40):
+            if loglik(a + scale * da, b + scale * db) >= before - 1e-12 * abs(before):
+                break
+            scale /= 2.0
+        a, b = a + scale * da, b + scale * db
+        if abs(scale * da) + abs(scale * db) < tol:
+            return a, b
+    return math.nan, math.nan
+
+
+def recalibration_fit(w, y, x, *, slope):
+    """Calibration intercept (``slope=False``) or slope of one weighted replicate; NaN where undefined."""
+    present = w > 0
+    yb = y > 0.5
+    if not (present & yb).any() or not (present & ~yb).any():
+        return math.nan
+    if slope:
+        neg, pos = x[present & ~yb], x[present & yb]
+        if neg.max() <= pos.min() or pos.max() <= neg.min():
+            return math.nan  # (quasi-)complete separation: infinite slope
+    a, b = newton_one_replicate(w, y, x, slope=slope)
+    return b if slope else a
+
+
+def clipped_logit(p):
+    """logit of probabilities clipped to [1e-12, 1 - 1e-12]."""
+    q = np.clip(p, 1e-12, 1 - 1e-12)
+    return np.log(q) - np.log1p(-q)
