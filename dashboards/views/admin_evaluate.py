@@ -69,6 +69,9 @@ else:
             sites = st.multiselect("Sites (the sequestered hospitals)", hospitals, default=hospitals)
             how = st.radio("When", [NOW, QUEUE], horizontal=True)
             submitted = st.form_submit_button("Start evaluation")
+        st.caption("'Run now' keeps this page busy until every site is done (minutes for 16 hospitals). If you leave "
+                   "the page meanwhile, the run may stop before it is scored: its finished batches are kept, and it "
+                   "is listed below to be run again (resumed).")
         if submitted:
             from validation.runs import create_run
 
