@@ -226,14 +226,6 @@ def test_admin_queues_an_evaluation_then_runs_it_from_the_page(admin_login, read
     assert created and {e["actor_id"] for e in created} == {admin.user_id}
 
 
-def test_a_submission_that_is_not_ready_cannot_be_evaluated(admin_world):
-    from validation import Conflict, NotFound
-    from validation.runs import create_run
-
-    with pytest.raises((Conflict, NotFound)):
-        create_run(admin_world.platform, admin_world.people["admin2"], "sub-does-not-exist", "0" * 64)
-
-
 NON_ADMINS = [u for u, role, _ in USERS if role != "admin"]
 
 
