@@ -45,7 +45,9 @@ if len(raw) > _MAX_UPLOAD:
 from validation.protocols import load_protocol_file, protocol_sha256, publish_protocol  # noqa: E402
 
 with tempfile.TemporaryDirectory(prefix="clinval-protocol-") as tmp:
-    path = Path(tmp) / "protocol.yaml"  # never the uploaded name: it came from outside
+    # The service reads protocols from a file: the upload goes to a private temporary one, never under the
+    # uploaded name (it came from outside), and is gone when the check is done.
+    path = Path(tmp) / "protocol.yaml"
     path.write_bytes(raw)
     try:
         protocol = load_protocol_file(path)
