@@ -32,6 +32,7 @@ from evaluators._bootstrap import (
     seed_sequence,
 )
 from evaluators._records import Estimate
+from evaluators._serial_matmul import serial_matmul
 from evaluators.exceptions import InvalidInputError, InvalidParameterError
 
 __all__ = [
@@ -318,7 +319,7 @@ def _replicates(yf: np.ndarray, p: np.ndarray, x: np.ndarray, bins: np.ndarray, 
             w = draw_weights(layout.sizes, root, lo, hi, column)
         else:
             w = np.take(draw_counts(layout.sizes, root, lo, hi), cols, axis=1).astype(np.float64)
-        return np.concatenate([w @ features, rc.separation_extremes(plan, ys, w),
+        return np.concatenate([serial_matmul(w, features), rc.separation_extremes(plan, ys, w),
                                rc.bin_moments(plan, w).reshape(hi - lo, -1)], axis=1)
 
     table = run_chunks(fn, n_boot, chunk=chunk_size(max(n, layout.n_units)), workers=workers)

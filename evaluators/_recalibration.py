@@ -38,6 +38,8 @@ from typing import Callable
 
 import numpy as np
 
+from evaluators._serial_matmul import serial_matmul
+
 #: Taylor order inside a bin.
 ORDER = 14
 #: Convergence ratio |b| h / (2 pi) the bin width is chosen for, and the largest accepted at the solution.
@@ -111,7 +113,7 @@ def bin_moments(plan: BinPlan, w_sorted: np.ndarray) -> np.ndarray:
     out = np.empty((w_sorted.shape[0], plan.n_bins, N_MOMENTS))
     b = plan.bounds
     for j in range(plan.n_bins):
-        np.matmul(w_sorted[:, b[j]:b[j + 1]], plan.powers[b[j]:b[j + 1]], out=out[:, j, :])
+        out[:, j, :] = serial_matmul(w_sorted[:, b[j]:b[j + 1]], plan.powers[b[j]:b[j + 1]])
     return out
 
 
@@ -167,7 +169,7 @@ class _Series:
         powers[...] = s[..., None]
         powers[..., 0] = 1.0
         np.cumprod(powers, axis=-1, out=powers)
-        e = powers @ self._POLY[:n_cols, :n_cols]
+        e = serial_matmul(powers.reshape(-1, n_cols), self._POLY[:n_cols, :n_cols]).reshape(powers.shape)
         flip = alpha > 0
         if n_cols > 3:
             e[..., 3::2] *= np.where(flip, -1.0, 1.0)[..., None]
