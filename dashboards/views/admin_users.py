@@ -106,16 +106,39 @@ with tokens:
                     done(f"Revoked token #{info.id} of {info.username}.")
 
 with sso:
-    from dashboards.oidc import configured_links, providers
+    from dashboards.oidc import providers
+    from validation.accounts import link_identity, list_identity_links, unlink_identity
 
     if not providers():
         st.caption("Single sign-on is not configured: users sign in with their password. To enable it, add an "
-                   "[auth] section (OpenID Connect) to .streamlit/secrets.toml.")
-    links = configured_links()
+                   "[auth] section (OpenID Connect) to .streamlit/secrets.toml; then link identities here.")
+    links = act(list_identity_links, get_platform(), principal) or []
     if links:
-        st.dataframe(pd.DataFrame([{"identity": k, "platform user": v} for k, v in sorted(links.items())]),
+        st.dataframe(pd.DataFrame([{"link": x.id, "platform user": x.username, "kind": x.kind, "issuer": x.issuer,
+                                    "identity": x.value, "linked": x.created_at} for x in links]),
                      hide_index=True, width="stretch")
-    st.caption("An OpenID Connect identity signs in only as the platform user an admin linked it to: "
-               "'sub:ISSUER|SUBJECT' or 'email:ADDRESS' (verified e-mails only) = 'username' under "
-               "[clinval_oidc.links] in secrets.toml. Linking from this page needs a service function the platform "
-               "does not have yet.")
+    st.caption("An OpenID Connect identity signs in only as the platform user it is linked to: by the provider's "
+               "issuer and subject (the ID token's 'iss' and 'sub'), or by an e-mail address the provider reports "
+               "as verified. Each link and unlink is an audit event.")
+    with st.form("link-identity"):
+        who = st.selectbox("Platform user", [u.username for u in users if u.active], key="link-user")
+        issuer = st.text_input("Issuer", help="e.g. https://login.hospital.example (leave empty for an e-mail link)")
+        subject = st.text_input("Subject", help="The person's 'sub' at that issuer")
+        email = st.text_input("or verified e-mail", help="Used only if issuer and subject are empty")
+        submitted = st.form_submit_button("Link identity")
+    if submitted:
+        by_subject = bool(issuer.strip() or subject.strip())
+        info = act(link_identity, get_platform(), principal, who, issuer=issuer if by_subject else None,
+                   subject=subject if by_subject else None, email=None if by_subject else (email or None))
+        if info is not None:
+            done(f"Linked a {info.kind} identity to {info.username} (link {info.id}).")
+    if links:
+        with st.form("unlink-identity"):
+            link_id = st.selectbox("Link", [x.id for x in links],
+                                   format_func=lambda i: next(f"{i}: {x.username} ({x.kind})" for x in links
+                                                              if x.id == i))
+            submitted = st.form_submit_button("Remove link")
+        if submitted:
+            info = act(unlink_identity, get_platform(), principal, int(link_id))
+            if info is not None:
+                done(f"Removed link {info.id} of {info.username}.")

@@ -1,5 +1,6 @@
 """Single sign-on through Streamlit's OIDC (``st.login`` / ``st.user``): offered only when ``[auth]`` is
-configured, and an identity signs in only as the platform user an admin linked it to.
+configured, and an identity signs in only as the platform user an admin linked it to (links live in the platform
+database, made through the accounts service; its own rules are tested in tests/validation/test_identity_links.py).
 
 ``st.user`` is faked through AppTest's own ``user`` hook and the secrets through ``AppTest.secrets``; the provider
 round trip itself (redirect, token exchange) needs a live identity provider and Authlib, and is not tested here.
@@ -11,40 +12,12 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from dashboards import APP_PATH
-from dashboards.oidc import linked_username
 from validation import accounts
 from validation.platform import resolve_principal
 
 ISSUER = "https://login.pilot-base.example"
-LINKS = {f"sub:{ISSUER}|00u-lin": "rev-lin", "email:Ada@Acme.example": "vendor-ada",
-         f"sub:{ISSUER}|00u-gone": "rev-gone"}
 AUTH = {"redirect_uri": "http://localhost:8501/oauth2callback", "cookie_secret": "c" * 48,
         "client_id": "clinval", "client_secret": "s", "server_metadata_url": f"{ISSUER}/.well-known/openid-configuration"}
-
-
-# The mapping itself: worked cases.
-
-def test_a_subject_maps_only_together_with_its_issuer():
-    assert linked_username({"iss": ISSUER, "sub": "00u-lin"}, LINKS) == "rev-lin"
-    assert linked_username({"iss": "https://evil.example", "sub": "00u-lin"}, LINKS) is None
-    assert linked_username({"sub": "00u-lin"}, LINKS) is None
-
-
-def test_an_email_maps_only_when_verified_and_ignores_case():
-    assert linked_username({"email": "ada@acme.EXAMPLE", "email_verified": True}, LINKS) == "vendor-ada"
-    assert linked_username({"email": "ada@acme.example", "email_verified": "true"}, LINKS) == "vendor-ada"
-    assert linked_username({"email": "ada@acme.example", "email_verified": False}, LINKS) is None
-    assert linked_username({"email": "ada@acme.example"}, LINKS) is None
-    assert linked_username({"email": "eve@acme.example", "email_verified": True}, LINKS) is None
-
-
-def test_the_subject_link_wins_over_an_email_link():
-    claims = {"iss": ISSUER, "sub": "00u-lin", "email": "ada@acme.example", "email_verified": True}
-    assert linked_username(claims, LINKS) == "rev-lin"
-
-
-def test_nothing_is_linked_when_no_links_are_configured():
-    assert linked_username({"iss": ISSUER, "sub": "00u-lin", "email": "a@b", "email_verified": True}, {}) is None
 
 
 # The sign-in page.
@@ -57,6 +30,10 @@ def platform(sqlite_platform, monkeypatch):
                                 ("rev-gone", "reviewer", "H02")):
         accounts.create_user(sqlite_platform, admin, username=username, printed_name=f"{username} printed",
                              role=role, org=org, password=f"{username} password")
+    # The links an admin made (service; 'clinval user link'): subject with its issuer, or a verified e-mail.
+    accounts.link_identity(sqlite_platform, admin, "rev-lin", issuer=ISSUER, subject="00u-lin")
+    accounts.link_identity(sqlite_platform, admin, "vendor-ada", email="Ada@Acme.example")
+    accounts.link_identity(sqlite_platform, admin, "rev-gone", issuer=ISSUER, subject="00u-gone")
     accounts.deactivate_user(sqlite_platform, admin, "rev-gone")
     monkeypatch.setenv("CLINVAL_HOME", str(sqlite_platform.settings.home))
     from dashboards.session import get_platform
@@ -69,7 +46,7 @@ def _app(*, configured: bool, user: dict | None = None) -> AppTest:
     at = AppTest.from_file(str(APP_PATH), default_timeout=30)
     if configured:
         at.secrets["auth"] = AUTH
-        at.secrets["clinval_oidc"] = {"label": "Pilot-base SSO", "links": LINKS}
+        at.secrets["clinval_oidc"] = {"label": "Pilot-base SSO"}
     at.user = user if user is not None else {"is_logged_in": False}
     return at.run()
 
@@ -138,3 +115,48 @@ def test_an_identity_linked_to_a_deactivated_user_is_refused(platform):
     assert not at.exception
     assert at.error and "deactivated" in at.error[0].value
     assert not [m for m in at.markdown if "Signed in as" in m.value]
+
+
+def test_a_refused_identity_is_an_audit_event_without_the_identity(platform):
+    import json
+
+    from sqlalchemy import text
+
+    _app(configured=True, user={"is_logged_in": True, "iss": ISSUER, "sub": "00u-unknown-42"})
+    with platform.db.read() as session:
+        rows = session.execute(text("SELECT details FROM audit_events WHERE action = 'auth.refused'")).all()
+    assert rows and "00u-unknown-42" not in json.dumps([str(r[0]) for r in rows])
+
+
+def test_the_admin_links_and_unlinks_an_identity_on_the_users_page(platform):
+    admin = resolve_principal(platform)
+    accounts.create_user(platform, admin, username="admin-sso", printed_name="Admin", role="admin",
+                         org="pilot-base", password="admin-sso password")
+    at = AppTest.from_file(str(APP_PATH), default_timeout=30)
+    at.run()
+    at.text_input[0].input("admin-sso")
+    at.text_input[1].input("admin-sso password")
+    at.button[0].click().run()
+    at.switch_page("views/admin_users.py").run()
+    assert not at.exception, [e.value for e in at.exception]
+    form = {t.label: t for t in at.text_input}
+    next(s for s in at.selectbox if s.label == "Platform user").set_value("rev-lin")
+    form["Issuer"].input("https://other-idp.example")
+    form["Subject"].input("lin-at-other")
+    at.button(key="FormSubmitter:link-identity-Link identity").click().run()
+    assert not at.exception and at.success and "Linked a sub identity to rev-lin" in at.success[0].value
+    assert accounts.login_oidc(platform, issuer="https://other-idp.example", subject="lin-at-other").username == \
+        "rev-lin"
+    link_id = next(x.id for x in accounts.list_identity_links(platform, admin) if x.value == "lin-at-other")
+    next(s for s in at.selectbox if s.label == "Link").set_value(link_id)
+    at.button(key="FormSubmitter:unlink-identity-Remove link").click().run()
+    assert not at.exception and at.success and f"Removed link {link_id}" in at.success[0].value
+    with pytest.raises(Exception, match="not linked"):
+        accounts.login_oidc(platform, issuer="https://other-idp.example", subject="lin-at-other")
+    # a duplicate is the service's refusal, shown as a message
+    form = {t.label: t for t in at.text_input}
+    next(s for s in at.selectbox if s.label == "Platform user").set_value("vendor-ada")
+    form["Issuer"].input(ISSUER)
+    form["Subject"].input("00u-lin")
+    at.button(key="FormSubmitter:link-identity-Link identity").click().run()
+    assert not at.exception and at.error and "already linked" in at.error[0].value
