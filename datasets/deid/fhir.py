@@ -102,6 +102,16 @@ _DROP = object()
 _ID = re.compile(r"^[A-Za-z0-9\-.]{1,64}$")
 _TYPE = re.compile(r"^[A-Z][A-Za-z]{1,63}$")
 _UUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
+_HEX_DASH = "0123456789abcdefABCDEF-"
+
+
+def _is_uuid(s: str) -> bool:
+    """Whether ``s`` matches :data:`_UUID` (a fast exact test for 36 characters, the regex otherwise)."""
+    if len(s) == 36:
+        return s[8] == s[13] == s[18] == s[23] == "-" and s.count("-") == 4 and not s.strip(_HEX_DASH)
+    return _UUID.match(s) is not None
+
+
 _RELATIVE = re.compile(r"^([A-Z][A-Za-z]{1,63})/([A-Za-z0-9\-.]{1,64})(?:/_history/[A-Za-z0-9\-.]{1,64})?$")
 _ABSOLUTE = re.compile(
     r"^https?://[A-Za-z0-9\-._~:@%]+(?:/[A-Za-z0-9\-._~%]+)*?/([A-Z][A-Za-z]{1,63})/([A-Za-z0-9\-.]{1,64})"
@@ -152,11 +162,20 @@ _CODING_KEYS = frozenset({"system", "version", "code", "display", "userSelected"
 _QUANTITY_KEYS = frozenset({"value", "unit", "system", "code", "comparator", "currency"})
 _RESOURCE_KEYS = frozenset({"id", "text", "meta", "contained"})
 # What the walk does with a member, by key (filled lazily, bounded): one dict lookup replaces the
-# chain of set-membership tests in the hot loops. Actions:
-_SCAN, _NOSCAN, _SKIP, _SPECIAL, _A_ID, _A_META, _A_CONTAINED = range(7)
+# chain of set-membership tests in the hot loops. Actions (the first three are "walk the value";
+# _TEXT is a key whose string values are free text unless they look like dates):
+_TEXT, _SCAN, _NOSCAN, _SKIP, _SPECIAL, _A_ID, _A_META, _A_CONTAINED, _DISPLAY_NONE = range(9)
 _ACTION_CACHE_MAX = 512
-_RESOURCE_ACTIONS: dict[str, dict[str, int]] = {}  # resourceType -> key -> action (top level of a resource)
+_RESOURCE_PLANS: dict[tuple, tuple] = {}  # (resourceType, *keys) -> action per key (top level of a resource)
 _OBJECT_ACTIONS: dict[str, int] = {}  # key -> action (inside an element)
+
+
+def _string_action(key: str) -> int:
+    if key in _NO_SCAN:
+        return _NOSCAN
+    if key == "uid" or key in _DATE_KEYS or key.endswith(("Date", "DateTime", "Instant")):
+        return _SCAN
+    return _TEXT
 
 
 def _resource_action(rtype: str, key: str) -> int:
@@ -166,7 +185,7 @@ def _resource_action(rtype: str, key: str) -> int:
         return {"id": _A_ID, "text": _SKIP, "meta": _A_META, "contained": _A_CONTAINED}[key]
     if key in _SPECIAL_KEYS:
         return _SPECIAL
-    return _NOSCAN if key in _NO_SCAN else _SCAN
+    return _string_action(key)
 
 
 def _object_action(key: str) -> int:
@@ -174,7 +193,44 @@ def _object_action(key: str) -> int:
         return _SKIP
     if key in _SPECIAL_KEYS:
         return _SPECIAL
-    return _NOSCAN if key in _NO_SCAN else _SCAN
+    return _string_action(key)
+
+
+# What obj() does with an element, by its key tuple (the shape tests depend on the keys alone, except the
+# Quantity value type and the Reference value type, checked at run time). Kinds:
+_K_SELF, _K_QUANTITY, _K_REFERENCE, _K_CONCEPT, _K_RESOURCE, _K_GENERIC = range(6)
+_PLAN_CACHE_MAX = 4096
+_PLANS: dict[tuple, tuple] = {}
+
+
+def _plan(keys: tuple) -> tuple:
+    """(kind, is_ref, is_attachment, actions aligned with ``keys``) of an element with these keys, in the order
+    of the shape tests of :meth:`_Engine.obj`'s general path."""
+    ks = frozenset(keys)
+    coded = "code" in ks or "system" in ks
+    if ks <= _CODING_KEYS:
+        if coded:
+            return (_K_SELF, False, False, ())
+    elif ks <= _QUANTITY_KEYS and coded:
+        return (_K_QUANTITY, *_generic_plan(keys, ks))
+    if ks <= _REFERENCE_KEYS:
+        return (_K_REFERENCE, *_generic_plan(keys, ks)) if ks else (_K_CONCEPT, False, False, ())
+    if ks <= _CONCEPT_KEYS:
+        return (_K_CONCEPT, False, False, ())
+    if "resourceType" in ks:
+        return (_K_RESOURCE, False, False, ())
+    return (_K_GENERIC, *_generic_plan(keys, ks))
+
+
+def _generic_plan(keys: tuple, ks: frozenset) -> tuple:
+    is_ref = "reference" in ks or "identifier" in ks
+    display_only = "display" in ks and not is_ref and "code" not in ks and "system" not in ks
+    # a Reference carrying only a display (a person's or an institution's name): the element stays valid
+    # but says nothing
+    acts = tuple(_DISPLAY_NONE if display_only and k == "display" else _object_action(k) for k in keys)
+    return (is_ref or display_only, "contentType" in ks, acts)
+
+
 _PATIENT_KEYS = ("subject", "patient", "beneficiary", "individual")
 
 
@@ -285,7 +341,10 @@ class _Patient:
     dates: dict = field(default_factory=dict)  # full-date string -> shifted (memo; no key dependence)
 
 
-def _known_resource_type(name: Any, _cache: dict[str, bool] = {}) -> bool:  # noqa: B006 - deliberate memo
+_KNOWN_TYPES: dict[str, bool] = {}  # resourceType -> whether R4B defines it as a concrete resource (bounded memo)
+
+
+def _known_resource_type(name: Any, _cache: dict[str, bool] = _KNOWN_TYPES) -> bool:
     hit = _cache.get(name) if type(name) is str else False
     if hit is None:
         if not _TYPE.match(name):
@@ -397,12 +456,14 @@ class _Engine:
         self.pseudo = pseudo
         self.site = site
         self.options = options
+        self.max_depth = options.max_depth
         self.patients: dict[str, _Patient] = {}  # original logical id -> patient
         self.fullurls: dict[str, tuple[str, str]] | None = None  # urn:uuid -> (type, id) inside a Bundle
         self.default_scanner = FreeTextScanner()
         self._nobody: _Patient | None = None
         self.used_urns: set[str] = set()
         self._ref_cache: dict[str, tuple[str, str]] = {}
+        self._pref_cache: dict[str, str | None] = {}  # reference -> Patient logical id (fullurls is set before use)
         self._date_memo: dict[tuple[str, int], str] = {}
 
     # -- patients ---------------------------------------------------------------
@@ -453,7 +514,12 @@ class _Engine:
         for key in _PATIENT_KEYS:
             ref = resource.get(key)
             if isinstance(ref, dict) and isinstance(ref.get("reference"), str):
-                pid = self._patient_ref_id(ref["reference"])
+                text = ref["reference"]
+                pid = self._pref_cache.get(text, _DROP)
+                if pid is _DROP:
+                    pid = self._patient_ref_id(text)
+                    if len(self._pref_cache) < 100_000:
+                        self._pref_cache[text] = pid
                 if pid is not None:
                     return self._patient_for_id(pid)
         if len(self.patients) == 1:
@@ -474,7 +540,7 @@ class _Engine:
     def map_id(self, rtype: str, rid: str) -> str:
         if rtype == "Patient":
             return self._patient_for_id(rid).pseudonym
-        if len(rid) == 36 and _UUID.match(rid):
+        if len(rid) == 36 and _is_uuid(rid):
             # a UUID id maps exactly like its urn:uuid fullUrl, so "fullUrl = urn:uuid:<id>" still holds
             return self.pseudo.uuid(self.site, rid)
         return self.pseudo.resource_id(self.site, rtype, rid)
@@ -494,7 +560,7 @@ class _Engine:
             return hit[0]
         out = self._reference(ref, local)
         if ref[0] != "#":
-            self._ref_cache[ref] = (out, ref.lower() if ref.startswith("urn:uuid:") else "")
+            self._ref_cache[ref] = (out, ref.lower() if ref[:9] == "urn:uuid:" else "")
         return out
 
     def _reference(self, ref: str, local: dict[str, str]) -> str:
@@ -505,14 +571,15 @@ class _Engine:
             if target not in local:
                 raise _Stop(QuarantineReason.FHIR_BAD_REFERENCE, "a '#' reference names no contained resource")
             return "#" + local[target]
-        if ref.startswith("urn:uuid:"):
+        if ref[:9] == "urn:uuid:":
             u = ref[9:]
-            if not _UUID.match(u):
+            if not _is_uuid(u):
                 raise _Stop(QuarantineReason.FHIR_BAD_REFERENCE, "a urn:uuid reference is not a UUID")
             if self.fullurls is not None:
-                if ref.lower() not in self.fullurls:
+                low = ref.lower()
+                if low not in self.fullurls:
                     raise _Stop(QuarantineReason.FHIR_BAD_REFERENCE, "a urn:uuid reference does not resolve in its Bundle")
-                self.used_urns.add(ref.lower())
+                self.used_urns.add(low)
             return "urn:uuid:" + self.pseudo.uuid(self.site, u)
         m = _RELATIVE.match(ref) or _ABSOLUTE.match(ref)
         if m:
@@ -531,7 +598,7 @@ class _Engine:
         if not isinstance(res, dict):
             raise _Stop(QuarantineReason.FHIR_VALIDATION_FAILED, "a resource is not a JSON object")
         rtype = res.get("resourceType")
-        if not _known_resource_type(rtype):
+        if (_KNOWN_TYPES.get(rtype) if type(rtype) is str else False) is not True and not _known_resource_type(rtype):
             raise _Stop(QuarantineReason.FHIR_UNKNOWN_RESOURCE_TYPE, "resourceType missing or not an R4B resource")
         meta_in = res.get("meta")
         already = type(meta_in) is dict and "security" in meta_in and _is_pseuded(res)
@@ -550,20 +617,21 @@ class _Engine:
                 if not isinstance(cid, str) or not _ID.match(cid):
                     raise _Stop(QuarantineReason.FHIR_VALIDATION_FAILED, "a contained resource has no valid id")
                 local[cid] = cid if self.pseudo.is_resource_id(cid) else self.pseudo.resource_id(self.site, "#", cid)
-        actions = _RESOURCE_ACTIONS.get(rtype)
-        if actions is None:
-            actions = _RESOURCE_ACTIONS[rtype] = {}
+        shape = (rtype, *res)
+        acts = _RESOURCE_PLANS.get(shape)
+        if acts is None:
+            acts = tuple(_resource_action(rtype, k) for k in shape[1:])
+            if len(_RESOURCE_PLANS) < _PLAN_CACHE_MAX:
+                _RESOURCE_PLANS[shape] = acts
         out: dict[str, Any] = {"resourceType": rtype}
-        for k, v in res.items():
-            act = actions.get(k)
-            if act is None:
-                act = _resource_action(rtype, k)
-                if len(actions) < _ACTION_CACHE_MAX:
-                    actions[k] = act
-            if act <= _NOSCAN:  # _SCAN or _NOSCAN
+        for k, act, v in zip(res, acts, res.values()):
+            if act <= _NOSCAN:  # _TEXT, _SCAN or _NOSCAN
                 t = type(v)
                 if t is str:
-                    nv = v if act else self.string(k, v, pat)
+                    if act == _TEXT and not v[:1].isdigit():
+                        nv = pat.scanner.clean(v)
+                    else:
+                        nv = v if act == _NOSCAN else self.string(k, v, pat)
                 elif t is dict:
                     nv = self.obj(k, v, pat, local, depth + 1)
                 elif t is list:
@@ -628,8 +696,8 @@ class _Engine:
         return v
 
     def array(self, key: str, v: list, pat: _Patient, local: dict[str, str], depth: int) -> Any:
-        if depth > self.options.max_depth:
-            raise _Stop(QuarantineReason.NESTING_TOO_DEEP, f"JSON nested deeper than {self.options.max_depth} levels")
+        if depth > self.max_depth:
+            raise _Stop(QuarantineReason.NESTING_TOO_DEEP, f"JSON nested deeper than {self.max_depth} levels")
         out: list[Any] = []
         append = out.append
         no_scan = key in _NO_SCAN
@@ -687,18 +755,16 @@ class _Engine:
         return key in _DATE_KEYS or key.endswith(("Date", "DateTime", "Instant"))
 
     def obj(self, key: str, d: dict, pat: _Patient, local: dict[str, str], depth: int) -> Any:
-        if depth > self.options.max_depth:
-            raise _Stop(QuarantineReason.NESTING_TOO_DEEP, f"JSON nested deeper than {self.options.max_depth} levels")
-        keys = d.keys()
-        # Coding / Quantity / Money: terminology and numbers, nothing to pseudonymise. The
-        # output shares this (small, flat) object with the input.
-        if keys <= _CODING_KEYS:
-            if "code" in d or "system" in d:
-                return d
-        elif keys <= _QUANTITY_KEYS and ("code" in d or "system" in d) and type(d.get("value")) is not str:
-            return d
-        # fast paths for the commonest shapes (same result as the general loop below)
-        if keys <= _REFERENCE_KEYS:
+        if depth > self.max_depth:
+            raise _Stop(QuarantineReason.NESTING_TOO_DEEP, f"JSON nested deeper than {self.max_depth} levels")
+        shape = tuple(d)
+        plan = _PLANS.get(shape)
+        if plan is None:
+            plan = _plan(shape)
+            if len(_PLANS) < _PLAN_CACHE_MAX:
+                _PLANS[shape] = plan
+        kind = plan[0]
+        if kind == _K_REFERENCE:
             ref = d.get("reference")
             if type(ref) is str:
                 hit = self._ref_cache.get(ref)
@@ -707,7 +773,7 @@ class _Engine:
                         self.used_urns.add(hit[1])
                     return {"reference": hit[0]}
                 return {"reference": self.reference(ref, local)}
-        if keys <= _CONCEPT_KEYS:
+        elif kind == _K_CONCEPT:  # CodeableConcept: codings kept, text scanned; coding first
             out = {}
             coding = d.get("coding")
             if coding is not None:
@@ -731,30 +797,32 @@ class _Engine:
                 if nv is not _DROP:
                     out["text"] = nv
             return out or _DROP
-        if "resourceType" in d:  # a resource nested inside a resource (e.g. Parameters.parameter.resource)
+        # Coding / Quantity / Money: terminology and numbers, nothing to pseudonymise. The
+        # output shares this (small, flat) object with the input.
+        elif kind == _K_SELF:
+            return d
+        elif kind == _K_QUANTITY:
+            if type(d.get("value")) is not str:
+                return d
+        elif kind == _K_RESOURCE:  # a resource nested inside a resource (e.g. Parameters.parameter.resource)
             return self.resource(d, pat, depth, top=False)
-        is_ref = "reference" in d or "identifier" in d
-        if "display" in d and not is_ref and "code" not in d and "system" not in d:
-            # a Reference carrying only a display (a person's or an institution's name): keep the
-            # element valid but say nothing
-            is_ref = True
-            d = {**d, "display": None}
-        is_attachment = "contentType" in d
+        _, is_ref, is_attachment, acts = plan
         out: dict[str, Any] = {}
-        actions = _OBJECT_ACTIONS
-        for k, v in d.items():
-            act = actions.get(k)
-            if act is None:
-                act = _object_action(k)
-                if len(actions) < _ACTION_CACHE_MAX:
-                    actions[k] = act
+        for k, act, v in zip(shape, acts, d.values()):
             if act == _SKIP:
                 continue
             t = type(v)
-            if act == _SPECIAL:
+            if t is str and act <= _NOSCAN:
+                if act == _TEXT and not v[:1].isdigit():
+                    nv = pat.scanner.clean(v)
+                elif act == _NOSCAN:
+                    nv = v
+                else:
+                    nv = self.string(k, v, pat)
+            elif act == _SPECIAL:
                 nv = self.member(k, v, pat, local, depth, is_ref, is_attachment)
-            elif t is str:
-                nv = v if act else self.string(k, v, pat)
+            elif act == _DISPLAY_NONE:
+                nv = REDACTED
             elif t is dict:
                 nv = self.obj(k, v, pat, local, depth + 1)
             elif t is list:
@@ -895,8 +963,10 @@ def _q(reason: QuarantineReason, detail: str, location: str) -> Quarantined:
 
 
 def _run_one(
-    engine: _Engine, res: Any, location: str, pat: _Patient | None = None
+    engine: _Engine, res: Any, where: Any, locate: Any = None, pat: _Patient | None = None
 ) -> tuple[dict | None, Quarantined | None]:
+    """De-identify one resource; on failure a quarantine record located by ``locate(where, res)`` (or ``where``
+    itself when ``locate`` is None: the location text is only built when something is quarantined)."""
     try:
         if not isinstance(res, dict):
             raise _Stop(QuarantineReason.FHIR_VALIDATION_FAILED, "not a JSON object")
@@ -904,20 +974,36 @@ def _run_one(
             pat = engine.patient_of(res)
         return engine.resource(res, pat), None
     except _Stop as stop:
-        return None, _q(stop.reason, stop.detail, location)
+        return None, _q(stop.reason, stop.detail, locate(where, res) if locate else where)
     except RecursionError:
-        return None, _q(QuarantineReason.NESTING_TOO_DEEP, "JSON nested too deeply", location)
+        return None, _q(QuarantineReason.NESTING_TOO_DEEP, "JSON nested too deeply", locate(where, res) if locate else where)
     except Exception as exc:  # never crash on input; never echo values
-        return None, _q(QuarantineReason.INTERNAL_ERROR, f"unexpected {type(exc).__name__}", location)
+        return None, _q(QuarantineReason.INTERNAL_ERROR, f"unexpected {type(exc).__name__}",
+                        locate(where, res) if locate else where)
 
 
-def _validate_outputs(engine: _Engine, items: list[tuple[str, dict]]) -> dict[int, Quarantined]:
+def _entry_location(i: int, r: Any) -> str:
+    rtype = r.get("resourceType") if isinstance(r, dict) else None
+    return f"entry[{i}] {rtype if isinstance(rtype, str) and _TYPE.match(rtype) else 'resource'}"
+
+
+def _entry_resource_location(entries: list) -> Any:
+    def locate(i: int) -> str:
+        e = entries[i]
+        return _entry_location(i, e.get("resource") if type(e) is dict else None)
+
+    return locate
+
+
+def _validate_outputs(engine: _Engine, items: list[tuple[Any, dict]], locate: Any = None) -> dict[int, Quarantined]:
     bad: dict[int, Quarantined] = {}
-    for i, (location, out) in enumerate(items):
+    if engine.options.validate == "none":
+        return bad
+    for i, (where, out) in enumerate(items):
         if engine.should_validate(out):
             problem = _validate(out)
             if problem is not None:
-                bad[i] = _q(QuarantineReason.FHIR_VALIDATION_FAILED, problem, location)
+                bad[i] = _q(QuarantineReason.FHIR_VALIDATION_FAILED, problem, locate(where) if locate else where)
     return bad
 
 
@@ -976,7 +1062,7 @@ def deidentify_fhir_resource(
                     if pid:
                         break
             pat = engine.register_patient({"resourceType": "Patient", "id": pid}, mrn=patient_mrn)
-    out, quarantined = _run_one(engine, resource, "", pat)
+    out, quarantined = _run_one(engine, resource, "", None, pat)
     patients = engine.finish_patients()
     if out is not None:
         bad = _validate_outputs(engine, [("", out)])
@@ -1055,32 +1141,27 @@ def deidentify_bundle(
         if isinstance(r, dict) and r.get("resourceType") == "Patient":
             engine.register_patient(r)
 
-    results: list[tuple[dict | None, Quarantined | None, set[str], str]] = []
+    results: list[list] = []  # [entry out or None, quarantine or None, urns used, index]
     for i, e in enumerate(entries):
-        r = e.get("resource") if isinstance(e, dict) else None
-        rtype = r.get("resourceType") if isinstance(r, dict) else None
-        location = f"entry[{i}] {rtype if isinstance(rtype, str) and _TYPE.match(rtype) else 'resource'}"
+        r = e.get("resource") if type(e) is dict else None
         engine.used_urns = set()
-        out, q = _run_one(engine, r, location)
+        out, q = _run_one(engine, r, i, _entry_location)
         entry_out: dict | None = None
         if out is not None:
             try:
                 entry_out = _entry(engine, e, out)
             except _Stop as stop:
-                out, q = None, _q(stop.reason, stop.detail, location)
-        results.append((entry_out, q, engine.used_urns, location))
+                out, q = None, _q(stop.reason, stop.detail, _entry_location(i, r))
+        results.append([entry_out, q, engine.used_urns, i])
 
     patients_out = engine.finish_patients()
-    bad = _validate_outputs(engine, [(loc, eo["resource"]) for eo, _, _, loc in results if eo is not None])
-    # map validation failures back onto results
-    k = 0
-    for i, (eo, q, urns, loc) in enumerate(results):
-        if eo is not None:
-            if k in bad:
-                results[i] = (None, bad[k], urns, loc)
-            k += 1
+    kept = [res for res in results if res[0] is not None]
+    bad = _validate_outputs(engine, [(res[3], res[0]["resource"]) for res in kept], _entry_resource_location(entries))
+    for k, q in bad.items():  # map validation failures back onto results
+        kept[k][0], kept[k][1] = None, q
+    results = [tuple(res) for res in results]
     # cascade: entries that reference a quarantined entry's fullUrl are quarantined too
-    while True:
+    while len(kept) != len(results) or bad:
         dead = {
             entries[i]["fullUrl"].lower()
             for i, (eo, q, _, _) in enumerate(results)
@@ -1089,7 +1170,8 @@ def deidentify_bundle(
         changed = False
         for i, (eo, q, urns, loc) in enumerate(results):
             if eo is not None and urns & dead:
-                results[i] = (None, _q(QuarantineReason.FHIR_BAD_REFERENCE, "refers to a quarantined entry", loc), urns, loc)
+                results[i] = (None, _q(QuarantineReason.FHIR_BAD_REFERENCE, "refers to a quarantined entry",
+                                       _entry_location(loc, entries[loc].get("resource"))), urns, loc)
                 changed = True
         if not changed:
             break

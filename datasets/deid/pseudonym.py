@@ -224,7 +224,8 @@ class Pseudonymizer:
             body = bytearray(self._mac("uuid", site, value)[:12])
             body[6] = 0x80 | (body[6] & 0x0F)  # RFC 9562 version 8 (vendor-specific)
             body[8] = 0x80 | (body[8] & 0x3F)  # RFC 9562 variant
-            h = (bytes(body) + self._tag("uuid", bytes(body), 4)).hex()
+            body += self._tag("uuid", body, 4)
+            h = body.hex()
             out = f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
         if len(self._token_cache) < 1_000_000:
             self._token_cache[cache_key] = out
