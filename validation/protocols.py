@@ -27,6 +27,7 @@ __all__ = [
     "Protocol",
     "PublishedProtocol",
     "load_protocol_file",
+    "parse_protocol",
     "protocol_sha256",
     "publish_protocol",
     "list_protocols",
@@ -137,24 +138,48 @@ def load_protocol_file(path: str | Path) -> Protocol:
     InvalidInput
         The file is missing, too big, not YAML, or breaks the schema; the message names the first field at fault.
     """
-    import yaml
-
     path = Path(path)
     if not path.is_file():
         raise InvalidInput(f"protocol file {path} not found", hint="give the path of a protocol YAML file")
     if path.stat().st_size > _MAX_FILE:
         raise InvalidInput(f"protocol file {path} is larger than {_MAX_FILE // 1024} KiB")
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except (yaml.YAMLError, UnicodeDecodeError) as exc:
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as exc:
         raise InvalidInput(f"{path} is not valid YAML: {str(exc).splitlines()[0]}") from None
+    return parse_protocol(text, name=str(path))
+
+
+def parse_protocol(text: str | bytes, *, name: str = "protocol") -> Protocol:
+    """Check a protocol given as YAML text (an upload, say); ``name`` is how messages refer to it.
+
+    Raises
+    ------
+    InvalidInput
+        Too big, not UTF-8, not YAML, or breaks the schema; the message names the first field at fault.
+    """
+    import yaml
+
+    if isinstance(text, bytes):
+        if len(text) > _MAX_FILE:
+            raise InvalidInput(f"{name} is larger than {_MAX_FILE // 1024} KiB")
+        try:
+            text = text.decode("utf-8")
+        except UnicodeDecodeError:
+            raise InvalidInput(f"{name} is not UTF-8 text", hint="save the protocol as UTF-8 YAML") from None
+    if len(text.encode("utf-8")) > _MAX_FILE:
+        raise InvalidInput(f"{name} is larger than {_MAX_FILE // 1024} KiB")
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        raise InvalidInput(f"{name} is not valid YAML: {str(exc).splitlines()[0]}") from None
     if not isinstance(data, dict):
-        raise InvalidInput(f"{path} must hold a YAML mapping (id, version, ...)")
+        raise InvalidInput(f"{name} must hold a YAML mapping (id, version, ...)")
     try:
         return Protocol.model_validate(data)
     except ValidationError as exc:
         raise InvalidInput(
-            f"protocol {path.name} is not valid: {_explain(exc)}",
+            f"protocol {Path(name).name} is not valid: {_explain(exc)}",
             hint="see examples/protocols/ for complete protocols",
         ) from None
 

@@ -2,9 +2,6 @@
 from an uploaded YAML file (checked before anything is stored; the same service call as
 'clinval protocol publish')."""
 
-import tempfile
-from pathlib import Path
-
 import pandas as pd
 import streamlit as st
 
@@ -42,19 +39,13 @@ if len(raw) > _MAX_UPLOAD:
     st.error(f"{upload.name} is larger than {_MAX_UPLOAD // 1024} KiB; a protocol is a short YAML file.")
     st.stop()
 
-from validation.protocols import load_protocol_file, protocol_sha256, publish_protocol  # noqa: E402
+from validation.protocols import parse_protocol, protocol_sha256, publish_protocol  # noqa: E402
 
-with tempfile.TemporaryDirectory(prefix="clinval-protocol-") as tmp:
-    # The service reads protocols from a file: the upload goes to a private temporary one, never under the
-    # uploaded name (it came from outside), and is gone when the check is done.
-    path = Path(tmp) / "protocol.yaml"
-    path.write_bytes(raw)
-    try:
-        protocol = load_protocol_file(path)
-    except ClinvalError as exc:
-        message = exc.message.replace(str(path), upload.name).replace(path.name, upload.name)
-        st.error(message + (f". {exc.hint}" if exc.hint else ""))
-        st.stop()
+try:
+    protocol = parse_protocol(raw, name=upload.name)
+except ClinvalError as exc:
+    st.error(exc.message + (f". {exc.hint}" if exc.hint else ""))
+    st.stop()
 digest = protocol_sha256(protocol)
 st.write(f"**{protocol.id}** version {protocol.version} (task {protocol.task}): {len(protocol.acceptance)} "
          f"acceptance criteria; SHA-256 `{digest}`.")

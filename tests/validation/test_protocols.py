@@ -76,6 +76,21 @@ def test_not_yaml_and_missing_file(tmp_path):
         load_protocol_file(tmp_path / "nope.yaml")
 
 
+def test_parse_protocol_checks_text_like_the_file_loader(tmp_path):
+    from validation.protocols import parse_protocol
+
+    shipped = EXAMPLES / "cxr-pneumonia.yaml"
+    assert parse_protocol(shipped.read_bytes(), name="upload.yaml") == load_protocol_file(shipped)
+    with pytest.raises(InvalidInput, match="upload.yaml is not valid YAML"):
+        parse_protocol(b"id: [unclosed", name="upload.yaml")
+    with pytest.raises(InvalidInput, match="not UTF-8"):
+        parse_protocol(b"id: \xff\xfe", name="upload.yaml")
+    with pytest.raises(InvalidInput, match="larger than"):
+        parse_protocol(b"#" * (2 * 1024 * 1024), name="upload.yaml")
+    with pytest.raises(InvalidInput, match="mapping"):
+        parse_protocol("- a list", name="upload.yaml")
+
+
 def test_publish_is_frozen_and_idempotent(platform, tmp_path):
     admin = resolve_principal(platform)
     protocol = load_protocol_file(EXAMPLES / "aki-48h.yaml")
