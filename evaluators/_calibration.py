@@ -249,6 +249,13 @@ def calibration_ci(y_true: Any, y_prob: Any, *, n_boot: int = 2000, seed: Any, m
     whole clusters are resampled within ``strata``. ECE bins are fixed from the full sample. Replicates where the
     recalibration fit does not converge are dropped and counted in ``note``.
 
+    The four statistics share one set of replicates: those of ``bootstrap_ci(statistic, n, seed=seed,
+    strata=<class x strata>, clusters=clusters)``. Brier and ECE are matrix products of the resampling counts; the
+    intercept and slope of every replicate are refitted by the same Newton-Raphson iteration as
+    :func:`calibration_slope` (start ``a = 0, b = 1``, step halving, ``|step| < 1e-10``), with the weighted sums over
+    cases taken from per-bin Taylor moments of the counts (see ``evaluators._recalibration``); a replicate the
+    series cannot certify is refitted over its cases directly. Both equal the direct per-replicate fits to rounding.
+
     Returns
     -------
     dict

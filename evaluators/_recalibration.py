@@ -32,6 +32,7 @@ Minai AA, Williams RD. On the derivatives of the sigmoid. Neural Networks 1993;6
 
 from __future__ import annotations
 
+import functools
 import math
 from dataclasses import dataclass
 from typing import Callable
@@ -45,12 +46,16 @@ ORDER = 14
 #: Convergence ratio |b| h / (2 pi) the bin width is chosen for, and the largest accepted at the solution.
 RHO_TARGET = 0.1
 RHO_MAX = 0.2
+#: Most bins per group (memory: replicates x bins x N_MOMENTS floats); wider bins only make more replicates fall
+#: back to the direct fit.
+MAX_BINS = 400
 #: Cases per class end inspected for the separation check before looking at all of them.
 _TAIL = 64
 #: Moment columns: d^0 .. d^(ORDER + 2) (the Hessian needs x^2 times the series).
 N_MOMENTS = ORDER + 3
 
 
+@functools.cache
 def _derivative_polynomials(k_max: int) -> np.ndarray:
     """``table[p, k]`` = coefficient of ``s^p`` in ``P_{k-1}`` (column 0 unused), ``k = 1 .. k_max + 1``."""
     from numpy.polynomial import polynomial as poly
@@ -90,10 +95,12 @@ def bin_width(slope: float) -> float:
 
 
 def plan_bins(x: np.ndarray, width: float) -> BinPlan:
-    """Sort ``x`` and cut it greedily into bins no wider than ``width``."""
+    """Sort ``x`` and cut it greedily into bins no wider than ``width`` (widened to keep ``MAX_BINS``)."""
     order = np.argsort(x, kind="stable")
     xs = x[order]
     n = xs.shape[0]
+    if n:
+        width = max(width, float(xs[-1] - xs[0]) / MAX_BINS)
     starts = []
     i = 0
     while i < n:
@@ -150,11 +157,8 @@ def separation_extremes(plan: BinPlan, y_sorted: np.ndarray, w_sorted: np.ndarra
 class _Series:
     """Weighted sums of functions of ``a + b x`` over all cases, from bin moments (all rows or a subset)."""
 
-    _POLY = None
-
     def __init__(self, moments: np.ndarray, centre: np.ndarray):
-        if _Series._POLY is None:
-            _Series._POLY = _derivative_polynomials(ORDER + 1)
+        self._poly = _derivative_polynomials(ORDER + 1)
         self.moments = moments
         self.centre = centre
         self._ks = np.arange(ORDER + 1)
@@ -169,7 +173,7 @@ class _Series:
         powers[...] = s[..., None]
         powers[..., 0] = 1.0
         np.cumprod(powers, axis=-1, out=powers)
-        e = serial_matmul(powers.reshape(-1, n_cols), self._POLY[:n_cols, :n_cols]).reshape(powers.shape)
+        e = serial_matmul(powers.reshape(-1, n_cols), self._poly[:n_cols, :n_cols]).reshape(powers.shape)
         flip = alpha > 0
         if n_cols > 3:
             e[..., 3::2] *= np.where(flip, -1.0, 1.0)[..., None]
