@@ -76,15 +76,21 @@ class SiteOutcome:
 
 
 def _where() -> str:
-    """Which worker ran the job: the Dask worker's address, else this host and process."""
-    try:
-        from distributed import get_worker
+    """Which worker ran the job: the Dask worker's address, else this host and process.
 
-        return f"dask:{get_worker().address}"
-    except (ImportError, ValueError):
-        import socket
+    A Dask worker has ``distributed`` imported already; a local worker process must not pay for importing it.
+    """
+    import sys
 
-        return f"local:{socket.gethostname()}:{os.getpid()}"
+    distributed = sys.modules.get("distributed")
+    if distributed is not None:
+        try:
+            return f"dask:{distributed.get_worker().address}"
+        except (AttributeError, ValueError):
+            pass
+    import socket
+
+    return f"local:{socket.gethostname()}:{os.getpid()}"
 
 
 def site_cases(corpus_dir: str | Path, site: str, task: str, split: str, max_cases: int | None = None):
@@ -167,28 +173,12 @@ def _session_key(job: SiteJob) -> tuple:
     return (job.run_id, job.model_dir, job.corpus_dir, job.isolation, repr(job.limits), job.mounted_sites)
 
 
-def _planned_requests(job: SiteJob, own_cases: int) -> int:
-    """An upper bound on the batches a session for ``job`` will serve: every batch of every mounted site."""
-    import pandas as pd
-
-    total = 0
-    for site in job.mounted_sites:
-        if site == job.site:
-            n = own_cases
-        else:
-            try:
-                index = pd.read_parquet(Path(job.corpus_dir) / "sites" / site / "index.parquet",
-                                        columns=["task", "split"])
-                n = int(((index["task"] == job.task) & (index["split"] == job.split)).sum())
-            except (OSError, ValueError, KeyError):
-                n = 0
-            if job.max_cases is not None:
-                n = min(n, job.max_cases)
-        total += (n + job.batch_size - 1) // job.batch_size
-    return max(1, total)
+# How many batches a session serves per mounted site before the runner replaces it with a fresh one. It sizes the
+# kernel's CPU-time backstop of the session (cpu_seconds x requests); the host watches each batch's CPU anyway.
+_REQUESTS_PER_SITE = 100
 
 
-def _open_session(job: SiteJob, limits, own_cases: int):
+def _open_session(job: SiteJob, limits):
     """A live session for ``job``: the one this process keeps, if it fits, else a new one (launched, loading)."""
     from validation.sandbox import SandboxSession
 
@@ -201,7 +191,7 @@ def _open_session(job: SiteJob, limits, own_cases: int):
     roots = {site: corpus / "sites" / site / "inputs" for site in job.mounted_sites}
     roots = {site: root for site, root in roots.items() if root.is_dir() or site == job.site}
     session = SandboxSession(job.model_dir, input_roots=roots, limits=limits, isolation=job.isolation,
-                             max_requests=_planned_requests(job, own_cases))
+                             max_requests=_REQUESTS_PER_SITE * len(job.mounted_sites))
     session.launch()
     if job.keep_session:
         if not _KEPT:
@@ -219,20 +209,26 @@ def run_site(job: SiteJob) -> SiteOutcome:
 
     started = time.monotonic()
     where = _where()
+    limits = job.limits or SandboxLimits()
+    try:  # launched first, the sandbox loads the model while this process reads the site's cases
+        session = _open_session(job, limits)
+    except SandboxError as exc:
+        return SiteOutcome(site=job.site, state="failed", n_cases=0, n_batches=0, batches_done=0, reason=str(exc),
+                           elapsed=time.monotonic() - started, where=where)
     try:
         cases = site_cases(job.corpus_dir, job.site, job.task, job.split, job.max_cases)
     except (OSError, ValueError, KeyError) as exc:
+        if not job.keep_session:
+            session.close()
         return SiteOutcome(site=job.site, state="failed", n_cases=0, n_batches=0, batches_done=0,
-                           reason=f"cannot read the site's corpus index ({type(exc).__name__})")
+                           reason=f"cannot read the site's corpus index ({type(exc).__name__})", where=where)
     n_batches = (len(cases) + job.batch_size - 1) // job.batch_size
     done = completed_batches(job, cases)
-    limits = job.limits or SandboxLimits()
-    session = None
     isolation, warnings = "", []
     clock = {"start": 0.0, "model": 0.0, "exchange": 0.0, "checkpoint": 0.0}
 
     def outcome(state: str, reason: str = "") -> SiteOutcome:
-        if session is not None and not job.keep_session:
+        if not job.keep_session:
             session.close()
         return SiteOutcome(site=job.site, state=state, n_cases=len(cases), n_batches=n_batches,
                            batches_done=len(done), reason=reason, isolation=isolation,
@@ -245,8 +241,8 @@ def run_site(job: SiteJob) -> SiteOutcome:
             continue
         batch = cases.iloc[k * job.batch_size:(k + 1) * job.batch_size].reset_index(drop=True)
         try:
-            if session is None or not session.alive:
-                session = _open_session(job, limits, len(cases))
+            if not session.alive:
+                session = _open_session(job, limits)
             isolation = session.isolation
             warnings.extend(w for w in session.warnings if w not in warnings)
             t0 = time.monotonic()
