@@ -602,6 +602,24 @@ def _w_average_precision(w_desc: np.ndarray, y_desc: np.ndarray, starts: np.ndar
         return np.where(total > 0, terms.sum(axis=1) / np.where(total > 0, total, 1.0), np.nan)
 
 
+def _w_average_precision_split(w: np.ndarray, n_pos: int, neg_above: np.ndarray) -> np.ndarray:
+    """Average precision per weight row when no two scores tie.
+
+    Columns ``0 .. n_pos-1`` are the positives by descending score, the rest the negatives by descending score;
+    ``neg_above[i]`` is the number of negatives scored above positive ``i``. Same sum as
+    :func:`_w_average_precision`.
+    """
+    wp = w[:, :n_pos]
+    tps = np.cumsum(wp, axis=1)
+    neg_cum = np.zeros((w.shape[0], w.shape[1] - n_pos + 1))
+    np.cumsum(w[:, n_pos:], axis=1, out=neg_cum[:, 1:])
+    tot = tps + neg_cum[:, neg_above]
+    precision = np.divide(tps, tot, out=np.zeros_like(tps), where=tot > 0)
+    total = tps[:, -1]
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(total > 0, np.einsum("ij,ij->i", wp, precision) / np.where(total > 0, total, 1.0), np.nan)
+
+
 def average_precision_ci(y_true: Any, y_score: Any, *, n_boot: int = 2000, seed: Any, method: str = "percentile",
                          level: float = 0.95, strata: Any = None, clusters: Any = None, workers: int = 1,
                          pos_label: Any = None) -> Estimate:
@@ -667,17 +685,20 @@ def average_precision_ci(y_true: Any, y_score: Any, *, n_boot: int = 2000, seed:
     s_desc = s[desc]
     starts = None if boundary.all() else np.flatnonzero(np.concatenate(([True], s_desc[1:] != s_desc[:-1])))
     cols = layout.case_position[desc]
-    column = None
-    if clusters is None:
+    if clusters is None and starts is None:
+        # no ties: columns hold the positives, then the negatives, each by descending score, so that the cumulative
+        # weights come from two prefix sums without a gather of the whole matrix
+        by_class = np.concatenate([desc[y[desc]], desc[~y[desc]]])
         column = np.empty(n, dtype=np.intp)
-        column[cols] = np.arange(n)
+        column[layout.case_position[by_class]] = np.arange(n)
+        neg_above = np.flatnonzero(y[desc]) - np.arange(n_pos)
 
-    def fn(a: int, b: int) -> np.ndarray:
-        if column is not None:
-            w = draw_weights(layout.sizes, root, a, b, column)
-        else:
+        def fn(a: int, b: int) -> np.ndarray:
+            return _w_average_precision_split(draw_weights(layout.sizes, root, a, b, column), n_pos, neg_above)
+    else:
+        def fn(a: int, b: int) -> np.ndarray:
             w = np.take(draw_counts(layout.sizes, root, a, b), cols, axis=1).astype(np.float64)
-        return _w_average_precision(w, y_desc, starts)
+            return _w_average_precision(w, y_desc, starts)
 
     reps = run_chunks(fn, n_boot, chunk=chunk_size(max(n, layout.n_units)), workers=workers)
 
