@@ -141,23 +141,22 @@ def draw_counts(sizes: np.ndarray, root: np.random.SeedSequence, start: int, sto
 
 
 def draw_weights(sizes: np.ndarray, root: np.random.SeedSequence, start: int, stop: int,
-                 column: np.ndarray) -> np.ndarray:
-    """The counts of :func:`draw_counts` as float64 weights, unit ``u`` written to column ``column[u]``.
+                 columns: np.ndarray) -> np.ndarray:
+    """``draw_counts(sizes, root, start, stop)[:, columns]`` as float64, one replicate at a time.
 
-    Same draws as :func:`draw_counts` (replicate ``b`` from :func:`replicate_generator`, strata in layout order,
-    ``integers(0, size, size)`` each); the draws are mapped to their columns before counting, which saves a
-    gather of the whole count matrix. ``column`` must be a permutation (one case per unit: no clusters).
+    Same draws as :func:`draw_counts`; gathering each replicate's counts while they are still in cache is cheaper
+    than gathering the whole matrix afterwards. ``columns`` may repeat units (several cases of one cluster).
     """
     n_units = int(sizes.sum())
     offsets = np.concatenate(([0], np.cumsum(sizes)[:-1])).astype(np.int64)
     strata = [(int(o), int(s)) for o, s in zip(offsets, sizes) if s > 0]
-    out = np.empty((stop - start, n_units), dtype=np.float64)
-    picks = np.empty(n_units, dtype=np.int64)
+    out = np.empty((stop - start, columns.shape[0]), dtype=np.float64)
+    counts = np.empty(n_units, dtype=np.intp)
     for row, b in enumerate(range(start, stop)):
         rng = replicate_generator(root, b)
         for off, size in strata:
-            np.add(rng.integers(0, size, size=size), off, out=picks[off:off + size])
-        out[row] = np.bincount(column[picks], minlength=n_units)
+            counts[off:off + size] = np.bincount(rng.integers(0, size, size=size), minlength=size)
+        out[row] = counts[columns]
     return out
 
 

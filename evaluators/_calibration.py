@@ -316,16 +316,8 @@ def _replicates(yf: np.ndarray, p: np.ndarray, x: np.ndarray, bins: np.ndarray, 
     features = np.column_stack([np.ones(n), ys, ys * xs, (ps - ys) ** 2, gap])
     n_lin = features.shape[1]
 
-    column = None
-    if clusters is None:
-        column = np.empty(n, dtype=np.intp)
-        column[cols] = np.arange(n)
-
     def fn(lo: int, hi: int) -> np.ndarray:
-        if column is not None:
-            w = draw_weights(layout.sizes, root, lo, hi, column)
-        else:
-            w = np.take(draw_counts(layout.sizes, root, lo, hi), cols, axis=1).astype(np.float64)
+        w = draw_weights(layout.sizes, root, lo, hi, cols)
         return np.concatenate([serial_matmul(w, features), rc.separation_extremes(plan, ys, w),
                                rc.bin_moments(plan, w).reshape(hi - lo, -1)], axis=1)
 

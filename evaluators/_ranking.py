@@ -684,21 +684,19 @@ def average_precision_ci(y_true: Any, y_score: Any, *, n_boot: int = 2000, seed:
     y_desc = y[desc].astype(np.float64)
     s_desc = s[desc]
     starts = None if boundary.all() else np.flatnonzero(np.concatenate(([True], s_desc[1:] != s_desc[:-1])))
-    cols = layout.case_position[desc]
-    if clusters is None and starts is None:
+    if starts is None:
         # no ties: columns hold the positives, then the negatives, each by descending score, so that the cumulative
         # weights come from two prefix sums without a gather of the whole matrix
-        by_class = np.concatenate([desc[y[desc]], desc[~y[desc]]])
-        column = np.empty(n, dtype=np.intp)
-        column[layout.case_position[by_class]] = np.arange(n)
+        columns = layout.case_position[np.concatenate([desc[y[desc]], desc[~y[desc]]])]
         neg_above = np.flatnonzero(y[desc]) - np.arange(n_pos)
 
         def fn(a: int, b: int) -> np.ndarray:
-            return _w_average_precision_split(draw_weights(layout.sizes, root, a, b, column), n_pos, neg_above)
+            return _w_average_precision_split(draw_weights(layout.sizes, root, a, b, columns), n_pos, neg_above)
     else:
+        columns = layout.case_position[desc]
+
         def fn(a: int, b: int) -> np.ndarray:
-            w = np.take(draw_counts(layout.sizes, root, a, b), cols, axis=1).astype(np.float64)
-            return _w_average_precision(w, y_desc, starts)
+            return _w_average_precision(draw_weights(layout.sizes, root, a, b, columns), y_desc, starts)
 
     reps = run_chunks(fn, n_boot, chunk=chunk_size(max(n, layout.n_units)), workers=workers)
 

@@ -159,16 +159,16 @@ def test_average_precision_ci_undefined_without_positive():
 
 
 @settings(max_examples=40, deadline=None)
-@given(sizes=st.lists(st.integers(0, 30), min_size=1, max_size=4), seed=st.integers(0, 2**32))
-def test_draw_weights_are_the_counts_permuted(sizes, seed):
+@given(sizes=st.lists(st.integers(0, 30), min_size=1, max_size=4), seed=st.integers(0, 2**32),
+       repeat=st.booleans())
+def test_draw_weights_are_the_counts_gathered(sizes, seed, repeat):
     sizes = np.array(sizes, dtype=np.intp)
     n = int(sizes.sum())
-    column = np.random.default_rng(seed).permutation(n)
+    gen = np.random.default_rng(seed)
+    columns = gen.integers(0, max(n, 1), size=n + 3) if repeat and n else gen.permutation(n)
     root = seed_sequence(seed)
-    counts = draw_counts(sizes, root, 3, 7)
-    expected = np.zeros((4, n))
-    expected[:, column] = counts
-    assert np.array_equal(draw_weights(sizes, root, 3, 7, column), expected)
+    expected = draw_counts(sizes, root, 3, 7)[:, columns].astype(float)
+    assert np.array_equal(draw_weights(sizes, root, 3, 7, columns), expected)
 
 
 def test_layout_of_class_strata_is_what_calibration_uses(rng):
