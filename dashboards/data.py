@@ -21,6 +21,7 @@ __all__ = [
     "events",
     "orgs",
     "protocols",
+    "report",
     "report_sha256",
     "results",
     "runs",
@@ -96,6 +97,18 @@ def _case_image(key, _principal, run_id: str, site: str, case_id: str):
 def case_image(principal: Principal, run_id: str, site: str, case_id: str):
     """The de-identified image of one of the hospital's cases (its reviewers only), or None."""
     return _case_image(_key(principal), principal, run_id, site, case_id)
+
+
+@st.cache_data(ttl=TTL, show_spinner=False)
+def _report(key, _principal, run_id: str):
+    from validation.reports import build_report
+
+    return build_report(get_platform(), _principal, run_id)
+
+
+def report(principal: Principal, run_id: str):
+    """The run's :class:`validation.reports.Report` as the caller may see it (curves, 2x2 table, sections)."""
+    return _report(_key(principal), principal, run_id)
 
 
 @st.cache_data(ttl=TTL, show_spinner=False)
