@@ -341,6 +341,7 @@ class _Patient:
     dates: dict = field(default_factory=dict)  # full-date string -> shifted (memo; no key dependence)
 
 
+_NO_LOCAL: dict[str, str] = {}  # no contained resources (never written)
 _KNOWN_TYPES: dict[str, bool] = {}  # resourceType -> whether R4B defines it as a concrete resource (bounded memo)
 
 
@@ -680,7 +681,7 @@ class _Engine:
         for k, x in v.items():
             if k in ("source", "extension") or k[0] == "_":
                 continue
-            nx = self.value(k, x, pat, local, depth + 1)
+            nx = self.array(k, x, pat, local, depth + 1) if type(x) is list else self.value(k, x, pat, local, depth + 1)
             if nx is not _DROP:
                 out[k] = nx
         return out or _DROP
@@ -1159,7 +1160,6 @@ def deidentify_bundle(
     bad = _validate_outputs(engine, [(res[3], res[0]["resource"]) for res in kept], _entry_resource_location(entries))
     for k, q in bad.items():  # map validation failures back onto results
         kept[k][0], kept[k][1] = None, q
-    results = [tuple(res) for res in results]
     # cascade: entries that reference a quarantined entry's fullUrl are quarantined too
     while len(kept) != len(results) or bad:
         dead = {
@@ -1193,8 +1193,8 @@ def _entry(engine: _Engine, e: dict, out: dict) -> dict:
     new: dict[str, Any] = {}
     full = e.get("fullUrl")
     if isinstance(full, str):
-        if full.startswith("urn:uuid:"):
-            new["fullUrl"] = engine.reference(full, {})
+        if full[:9] == "urn:uuid:":
+            new["fullUrl"] = engine.reference(full, _NO_LOCAL)
         else:
             m = _ABSOLUTE.match(full)
             if not m:
@@ -1205,7 +1205,7 @@ def _entry(engine: _Engine, e: dict, out: dict) -> dict:
     if isinstance(req, dict):
         method = req.get("method") if req.get("method") in ("GET", "HEAD", "POST", "PUT", "DELETE", "PATCH") else "POST"
         url = req.get("url")
-        if isinstance(url, str) and (_TYPE.match(url) and _known_resource_type(url)):
+        if isinstance(url, str) and (_KNOWN_TYPES.get(url) is True or (_TYPE.match(url) and _known_resource_type(url))):
             new_url = url
         elif isinstance(url, str):
             new_url = engine.reference(url, {})
