@@ -3,13 +3,16 @@
 Input data that cannot be de-identified is not an error: it becomes a
 :class:`datasets.deid.quarantine.Quarantined` record. These exceptions are for
 programming or configuration mistakes (a missing secret, an unknown option).
-Messages never contain PHI.
+They derive from :class:`datasets.exceptions.DatasetsError`, so ``except DatasetsError`` catches them with the
+rest of the package's errors. Messages never contain PHI.
 """
+
+from datasets.exceptions import DatasetsError
 
 __all__ = ["DeidError", "SecretError", "ProfileError", "OptionsError"]
 
 
-class DeidError(Exception):
+class DeidError(DatasetsError):
     """Base class of every exception raised by :mod:`datasets.deid`."""
 
 

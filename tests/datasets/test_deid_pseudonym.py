@@ -126,3 +126,17 @@ def test_mac_and_tags_equal_one_shot_hmac_and_blake2b(secret, site, value):
     assert p.date_shift_days(expected) == -(1 + n % 365)
     if not p.is_pseudonym_uuid(value.lower()):
         assert p.uuid(site, value) == _ref_uuid(secret, site, value)
+
+
+def test_deid_errors_are_datasets_errors():
+    from datasets.deid import DeidError, FhirOptions, OptionsError, ProfileError
+    from datasets.exceptions import DatasetsError
+
+    for cls in (DeidError, SecretError, ProfileError, OptionsError):
+        assert issubclass(cls, DatasetsError)
+    with pytest.raises(DatasetsError):  # a caller catching the package family catches a bad secret ...
+        Pseudonymizer(b"short")
+    with pytest.raises(DatasetsError):  # ... and a bad option
+        FhirOptions(validate="sometimes")
+    with pytest.raises(ValueError):  # still a ValueError, as before
+        Pseudonymizer(b"short")
