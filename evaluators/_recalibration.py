@@ -22,7 +22,11 @@ and ``P_{k+1}(s) = P_k'(s) s (1 - s)``; they are evaluated at ``-|alpha|`` (wher
 ``i pi (2m + 1)``, so the series converges with ratio ``rho = |b| h / (2 pi)``; with ``order`` 14 the truncation
 error is below ``rho^15`` relative. ``h`` is chosen from the full-sample slope so that ``rho <= 0.1``; a replicate
 that ends with ``rho > 0.2``, or that does not converge, is refitted over all its cases by the direct method, so the
-result equals the direct fit to rounding (tests compare the two replicate by replicate).
+result equals the direct fit to rounding (tests compare the two replicate by replicate). One exception, at the
+limit of double precision: where the direct iteration never meets its tolerance because rounding makes its last
+step alternate at about 1e-10 (a very flat likelihood, e.g. probabilities of exactly 0 and 1 with the opposite
+labels in a handful of cases), the direct method drops the replicate as not converged while the series, rounding
+differently, may converge to the maximum-likelihood value; a replicate the direct method keeps is never dropped.
 
 References
 ----------
