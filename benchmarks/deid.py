@@ -183,6 +183,7 @@ def bench_fhir(rounds: int) -> None:
     from fhir.resources.R4B.bundle import Bundle
 
     from datasets.deid import FhirOptions, Pseudonymizer, deidentify_bundle, deidentify_ndjson
+    from datasets.deid.fhir_json import loads_strict
 
     paths = sorted((REFERENCE / "fhir-r4-synthea").glob("*.json"))
     if not paths:
@@ -204,6 +205,10 @@ def bench_fhir(rounds: int) -> None:
         for r in raws:
             Bundle.model_validate_json(r)
 
+    def strict_json() -> None:  # the floor clinval pays before any de-identification: strict JSON parsing
+        for r in raws:
+            loads_strict(r)
+
     def ours(options: FhirOptions) -> None:
         pseudo = Pseudonymizer(secret)
         for r in raws:
@@ -216,6 +221,7 @@ def bench_fhir(rounds: int) -> None:
         {
             "parse": parse_all,
             "bundle": parse_bundle,
+            "strict": strict_json,
             "sample": lambda: ours(FhirOptions()),
             "none": lambda: ours(FhirOptions(validate="none")),
             "all": lambda: ours(FhirOptions(validate="all")),
@@ -227,6 +233,8 @@ def bench_fhir(rounds: int) -> None:
     print(f"  {'path':<46}{'resources/s':>12}{'speed vs parse':>16}")
     print(f"  {'fhir.resources R4B: parse every resource':<46}{n / t_parse:>12.0f}{1.0:>16.2f}")
     print(f"  {'fhir.resources R4B: Bundle.model_validate_json':<46}{n / t_bundle:>12.0f}{t_parse / t_bundle:>16.2f}")
+    t_strict = times["strict"]
+    print(f"  {'strict JSON parse only (clinval floor)':<46}{n / t_strict:>12.0f}{t_parse / t_strict:>16.2f}")
     print(f"  {'clinval deidentify_bundle (sampled validation)':<46}{n / t_ours:>12.0f}{t_parse / t_ours:>16.2f}")
     print(f"  {'clinval deidentify_bundle (no validation)':<46}{n / t_none:>12.0f}{t_parse / t_none:>16.2f}")
     print(f"  {'clinval deidentify_bundle (validate all)':<46}{n / t_all:>12.0f}{t_parse / t_all:>16.2f}")
