@@ -215,7 +215,11 @@ def main(argv: list[str] | None = None) -> None:
             print(f"  {name:9s} wall {_med(x[2] for x in rows):6.3f} s vs {_med(x[0] for x in rows):6.3f} s: "
                   f"overhead {100 * (rw - 1):+6.1f} %   cpu {_med(x[3] for x in rows):6.3f} s vs "
                   f"{_med(x[1] for x in rows):6.3f} s: {100 * (rc - 1):+6.1f} %   (+{extra * 1e6:.0f} us/case wall)")
-            verdicts[name] = rw
+            verdicts[name] = (rw, rc)
+        fixed = _med((x[2] - x[0]) for x in steady["constant"])
+        print(f"  a warm batch costs {fixed * 1e3:.0f} ms beyond predict on {n} cases ({fixed / n * 1e6:.1f} us/case, "
+              f"measured with the trivial model): 10% is met by models needing more than "
+              f"{fixed / n / 0.10 * 1e6:.0f} us/case")
 
         # (c) Whole one-shot run vs in-process predict.
         model = _load(workload)
@@ -232,12 +236,12 @@ def main(argv: list[str] | None = None) -> None:
         print(f"  a one-shot run meets 10% when the model needs more than {breakeven * 1e3:.2f} ms/case on {n} "
               f"cases (start-up {bw:.2f} s + {per_case * 1e6:.0f} us/case)")
 
-        print("\nclaims (wall):")
-        print(f"  warm session, workload model ({work_w / n * 1e3:.2f} ms/case): "
-              f"{'MET' if verdicts['workload'] < 1.10 else 'NOT MET'} ({100 * (verdicts['workload'] - 1):+.1f} %)")
-        print(f"  warm session, trivial model ({const_w / n * 1e6:.0f} us/case): "
-              f"{'MET' if verdicts['constant'] < 1.10 else 'NOT MET'} ({100 * (verdicts['constant'] - 1):+.1f} %)")
-        print(f"  one-shot run, workload model: {'MET' if shot_ratio < 1.10 else 'NOT MET'} "
+        print("\nclaims (overhead < 10% on a 10k-case batch):")
+        for name, per_case in (("workload", work_w / n * 1e3), ("constant", const_w / n * 1e3)):
+            rw, rc = verdicts[name]
+            print(f"  warm session, {name} model ({per_case:.3f} ms/case): wall {'MET' if rw < 1.10 else 'NOT MET'} "
+                  f"({100 * (rw - 1):+.1f} %), cpu {'MET' if rc < 1.10 else 'NOT MET'} ({100 * (rc - 1):+.1f} %)")
+        print(f"  one-shot run (start-up included), workload model: {'MET' if shot_ratio < 1.10 else 'NOT MET'} "
               f"({100 * (shot_ratio - 1):+.1f} %)")
         if os.getloadavg()[0] > (os.cpu_count() or 1):
             print(f"note: the machine was busy (load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cpus); "

@@ -7,7 +7,7 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
-from validation.sandbox.cases import check_inputs_exist, checked_cases, existing_dir
+from validation.sandbox.cases import check_inputs_exist, check_inputs_readable, checked_cases, existing_dir
 from validation.sandbox.exceptions import CaseTableError
 from validation.sandbox.limits import SandboxLimits
 from validation.sandbox.outcome import death_reason, decode_status
@@ -18,6 +18,7 @@ __all__ = ["run_model", "ISOLATION_MODES"]
 
 # After the last reply the harness only has to leave; waiting longer means it lingers.
 _EXIT_GRACE = 5.0
+_TAIL_CHARS = 4000
 
 
 def run_model(
@@ -102,16 +103,17 @@ def run_model(
     start = time.monotonic()
     session = SandboxSession(model_dir, input_roots={"": input_root}, limits=limits, isolation=isolation)
     if session.isolation == "bwrap" and os.geteuid() == 0:
-        from validation.sandbox.cases import check_inputs_readable
-
         check_inputs_readable(input_root, frame, path_columns)
     deadline = start + limits.wall_seconds
     timeout_reason = f"the run exceeded the wall-clock limit of {limits.wall_seconds:g} s and was killed"
     try:
-        result = session.start(deadline=deadline, timeout_reason=timeout_reason)
-        if result.ok:
+        loaded = result = session.start(deadline=deadline, timeout_reason=timeout_reason)
+        if loaded.ok:
             result = session.predict(frame, path_columns=path_columns, batch_size=batch_size, deadline=deadline,
                                      timeout_reason=timeout_reason)
+            # What the model printed while loading belongs to the run's captured output too.
+            result = _replace(result, stderr_tail=(loaded.stderr_tail + result.stderr_tail)[-_TAIL_CHARS:],
+                              stderr_bytes=loaded.stderr_bytes + result.stderr_bytes)
         exit_code = result.exit_code
         sig = result.signal
         if result.ok:
