@@ -88,10 +88,16 @@ KINDS = {
 """Backward-compatible view: task -> (model folder, model name, default threshold)."""
 
 AKI_DEV_SENSITIVITY = 0.9
+CXR_DEV_SENSITIVITY = 0.9
 
 
 def model_module(folder: str):
-    """Import ``examples/vendors/<folder>/model.py`` (our own example code) under a private module name."""
+    """Import ``examples/vendors/<folder>/model.py`` (our own example code) under a private module name.
+
+    The CXR models import :mod:`cxr_features` from this folder (saved with each model as a code path).
+    """
+    if str(HERE) not in sys.path:
+        sys.path.insert(0, str(HERE))
     spec = importlib.util.spec_from_file_location(f"clinval_vendor_{folder}", HERE / folder / "model.py")
     module = importlib.util.module_from_spec(spec)
     with warnings.catch_warnings():  # mlflow's advice to add type hints to predict
@@ -135,19 +141,29 @@ def site_cases(corpus_dir: str | Path, site: str, task: str) -> pd.DataFrame:
                          "label": frame["label"].astype(int)})
 
 
-def dev_training_set(corpus_dir: Path, task: str, module) -> tuple[np.ndarray, np.ndarray]:
-    """Features (by the model's own ``features_of_path``) and labels of the DEV cases of ``task``."""
+def dev_training_set(corpus_dir: Path, task: str, module) -> tuple[np.ndarray, np.ndarray, dict]:
+    """Features (by the model's own ``features_of_path``), labels and fitted preprocessing of DEV's ``task`` cases.
+
+    A model with ``fit_preprocessing(paths, labels)`` (the CXR models: a normal-chest template) gets it fitted on
+    DEV first; its result is saved with the weights and passed to ``features_of_path(path, preprocessing)``.
+    """
     cases = site_cases(corpus_dir, "DEV", task)
-    x = np.array([module.features_of_path(p) for p in cases["path"]], dtype=float)
-    return x, cases["label"].to_numpy(dtype=float)
+    y = cases["label"].to_numpy(dtype=float)
+    if hasattr(module, "fit_preprocessing"):
+        extra = module.fit_preprocessing(list(cases["path"]), y)
+        arrays = {k: np.asarray(v) for k, v in extra.items()}
+        x = np.array([module.features_of_path(p, arrays) for p in cases["path"]], dtype=float)
+    else:
+        extra = {}
+        x = np.array([module.features_of_path(p) for p in cases["path"]], dtype=float)
+    return x, y, extra
 
 
 def _threshold(task: str, scores: np.ndarray, y: np.ndarray) -> float:
     """The operating threshold a vendor reads off its DEV scores (rounded to 4 decimals, within [0.01, 0.99])."""
-    if task == "cxr-pneumonia":  # flag 1.3 times the DEV prevalence
-        threshold = float(np.quantile(scores, 1 - max(y.mean(), 0.05) * 1.3))
-    else:  # an early warning: the DEV score at which DEV sensitivity is AKI_DEV_SENSITIVITY
-        threshold = float(np.quantile(scores[y == 1], 1 - AKI_DEV_SENSITIVITY, method="lower"))
+    # the DEV score at which DEV sensitivity is the task's target (triage and early warning favour sensitivity)
+    target = CXR_DEV_SENSITIVITY if task == "cxr-pneumonia" else AKI_DEV_SENSITIVITY
+    threshold = float(np.quantile(scores[y == 1], 1 - target, method="lower"))
     return round(min(max(threshold, 0.01), 0.99), 4)
 
 
@@ -171,7 +187,7 @@ def build(kind_or_task: str, corpus_dir: str | Path, out_dir: str | Path, *, ven
     task = example.task
     corpus_dir, out_dir = Path(corpus_dir), Path(out_dir)
     module = model_module(example.folder)
-    x, y = dev_training_set(corpus_dir, task, module)
+    x, y, extra = dev_training_set(corpus_dir, task, module)
     if len(y) < 10 or y.min() == y.max():
         raise SystemExit(f"DEV has {len(y)} {task} cases with one class only or too few; ingest more DEV cases")
     weights = fit_logistic(x, y)
@@ -182,7 +198,7 @@ def build(kind_or_task: str, corpus_dir: str | Path, out_dir: str | Path, *, ven
         threshold = float(1.0 / (1.0 + np.exp(-example.logit_scale * logit)))
     out_dir.mkdir(parents=True, exist_ok=True)
     weights_path = out_dir / "weights.json"
-    weights_path.write_text(json.dumps(weights, indent=2))
+    weights_path.write_text(json.dumps({**weights, **extra}, indent=None if extra else 2))
     signature = ModelSignature(inputs=Schema([ColSpec("string", "case_id"), ColSpec("string", "path")]),
                                outputs=Schema([ColSpec("string", "case_id"), ColSpec("double", "score")]))
     model_dir = out_dir / "model"
@@ -191,7 +207,8 @@ def build(kind_or_task: str, corpus_dir: str | Path, out_dir: str | Path, *, ven
         warnings.simplefilter("ignore", UserWarning)
         mlflow.pyfunc.save_model(str(model_dir), python_model=str(HERE / example.folder / "model.py"),
                                  artifacts={"weights": str(weights_path)}, signature=signature,
-                                 pip_requirements=requirements)
+                                 pip_requirements=requirements,
+                                 code_paths=[str(HERE / "cxr_features.py")] if task == "cxr-pneumonia" else None)
     card = {
         "vendor": vendor, "model_name": example.model_name, "model_version": version, "protocol_id": task,
         "intended_use": example.intended_use,

@@ -1,10 +1,11 @@
 """Example vendor model for ``cxr-pneumonia`` that never looks at PhotometricInterpretation (MLflow
-models-from-code): the same lung-field intensity features and logistic regression as ``cxr_opacity``.
+models-from-code): otherwise the same pipeline (:mod:`cxr_features`) and logistic regression as ``cxr_opacity``.
 
 A deliberately flawed example. It was developed on the public DEV site, whose images are all MONOCHROME2, so it
 assumes bright means dense everywhere. At a MONOCHROME1 site (high values stored as dark) every image reaches it
-inverted, both lungs look densely consolidated and its score saturates at 1 for every case: specificity 0 and no
-ranking at all (AUROC 0.5) there. A multi-site validation must show the MONOCHROME1 sites failing.
+inverted: the lungs are the brightest part of the chest, both lung fields look densely consolidated and its score
+saturates near 1 for every case: specificity about 0 and next to no ranking there. A multi-site validation must
+show the MONOCHROME1 sites failing.
 """
 
 import json
@@ -14,28 +15,45 @@ import mlflow.pyfunc
 import numpy as np
 import pandas as pd
 
-GRID = 16
+from cxr_features import features, fit_template
 
 
-def image_features(ds) -> list[float]:
-    """Seven features of lung-field regions on a 16x16 grid of block means."""
-    x = ds.pixel_array.astype(np.float64) / (2 ** int(ds.BitsStored) - 1)  # bright = dense, always assumed
-    rows, cols = x.shape
-    b_r, b_c = rows // GRID, cols // GRID
-    blocks = x[: b_r * GRID, : b_c * GRID].reshape(GRID, b_r, GRID, b_c).mean(axis=(1, 3))
-    right, left = blocks[3:12, 2:7], blocks[3:12, 9:14]
-    lung = np.concatenate([right.ravel(), left.ravel()])
-    return [
-        float(right[5:].mean()), float(left[5:].mean()), float(right[:5].mean()), float(left[:5].mean()),
-        float(lung.max() - np.median(lung)), float(np.percentile(lung, 90) - np.percentile(lung, 10)),
-        float(abs(right.mean() - left.mean())),
-    ]
+def _first(value) -> float:
+    try:
+        return float(value[0])
+    except TypeError:
+        return float(value)
 
 
-def features_of_path(path: str) -> list[float]:
+def display_image(ds) -> np.ndarray:
+    """Pixel data in [0, 1] (Modality LUT, VOI window), bright = dense always assumed."""
+    x = ds.pixel_array.astype(np.float64)
+    x = x * float(getattr(ds, "RescaleSlope", 1) or 1) + float(getattr(ds, "RescaleIntercept", 0) or 0)
+    if "WindowCenter" in ds and "WindowWidth" in ds and _first(ds.WindowWidth) > 1:
+        center, width = _first(ds.WindowCenter), _first(ds.WindowWidth)
+        x = (x - (center - 0.5 - (width - 1) / 2)) / (width - 1)
+    else:
+        x = x / (2 ** int(ds.BitsStored) - 1)
+    return np.clip(x, 0.0, 1.0)
+
+
+def read_image(path: str) -> tuple[np.ndarray, float]:
     import pydicom
 
-    return image_features(pydicom.dcmread(path))
+    ds = pydicom.dcmread(path)
+    spacing = ds.get("PixelSpacing") or ds.get("ImagerPixelSpacing") or [0.35, 0.35]
+    return display_image(ds), float(spacing[0])
+
+
+def fit_preprocessing(paths, labels) -> dict:
+    images = [read_image(p) for p, y in zip(paths, labels) if y == 0]
+    template = fit_template([x for x, _ in images], [s for _, s in images])
+    return {k: np.round(v, 5).tolist() for k, v in template.items()}
+
+
+def features_of_path(path: str, template: dict) -> list[float]:
+    display, spacing = read_image(path)
+    return features(display, spacing, template)
 
 
 def logistic(weights: dict, x: np.ndarray) -> np.ndarray:
@@ -47,9 +65,10 @@ class CxrMonoBlindModel(mlflow.pyfunc.PythonModel):
     def load_context(self, context):
         with open(context.artifacts["weights"], encoding="utf-8") as fh:
             self.weights = json.load(fh)
+        self.template = {k: np.asarray(self.weights[k]) for k in ("display_mean", "rank_mean", "rank_sd")}
 
     def predict(self, context, model_input, params=None):
-        x = np.array([features_of_path(p) for p in model_input["path"]], dtype=float)
+        x = np.array([features_of_path(p, self.template) for p in model_input["path"]], dtype=float)
         scores = logistic(self.weights, x) if len(x) else np.array([])
         return pd.DataFrame({"case_id": list(model_input["case_id"]), "score": scores})
 
