@@ -19,7 +19,7 @@ pytestmark = pytest.mark.usefixtures("needs_bwrap")
 MiB = 1024 * 1024
 # A generous wall clock, so that on a busy machine the CPU limit (not the clock) stops a spinner.
 LIMITS = SandboxLimits(wall_seconds=120, cpu_seconds=2, max_output_bytes=4 * MiB, tmp_bytes=8 * MiB)
-SHORT_WALL = SandboxLimits(wall_seconds=6, cpu_seconds=2, max_output_bytes=4 * MiB, tmp_bytes=8 * MiB)
+SHORT_WALL = SandboxLimits(wall_seconds=4, cpu_seconds=2, max_output_bytes=4 * MiB, tmp_bytes=8 * MiB)
 
 
 def _golden(case_id: str) -> float:
@@ -87,8 +87,8 @@ def test_a_sleeping_batch_hits_the_per_batch_wall_clock(session):
     began = time.monotonic()
     result = session.predict(_batch("B1", mode="sleep"), input_name="site")
     assert result.status == "failed" and result.stage == "limits"
-    assert result.reason == "the batch exceeded the wall-clock limit of 6 s and the sandbox was killed"
-    assert 6 <= time.monotonic() - began < 6 + 10
+    assert result.reason == "the batch exceeded the wall-clock limit of 4 s and the sandbox was killed"
+    assert 4 <= time.monotonic() - began < 4 + 10
     assert not session.alive
 
 

@@ -1,6 +1,6 @@
 """Command lines that start the harness under bubblewrap, or under the weaker fallbacks.
 
-Only argument vectors are built here; :mod:`validation.sandbox.supervise` runs them.
+Only argument vectors are built here; :mod:`validation.sandbox.channel` runs them.
 
 Layout inside the bubblewrap sandbox::
 
