@@ -18,8 +18,14 @@ Which tokens are kept (so that a de-identified corpus gives no false positives):
 * matching is ASCII case-insensitive, and a token that starts (ends) with an ASCII letter or digit must not be
   preceded (followed) by one, so ``Anne`` does not match inside ``channel`` nor an MRN inside a longer number;
 * inside the Pixel Data value of a DICOM file only *strong* patterns (8 bytes or more) count: 4 to 7 byte
-  patterns would match noisy 16-bit pixels by chance. Deflated DICOM is inflated before scanning, and compressed
-  parquet is also scanned decoded.
+  patterns would match noisy 16-bit pixels by chance. Likewise anywhere else, a weak pattern does not count
+  inside a high-entropy region (the 4 KiB around it carries more than 7.5 bits per byte: compressed or random
+  data, where plain text cannot sit and chance matches can). Deflated DICOM is inflated before scanning, and
+  compressed parquet is also scanned decoded.
+* gzip files and zip members are opened and scanned too (location ``name!gunzip``, ``name!member[i]``, nested
+  archives up to 3 deep), each up to 256 MiB inflated and 10000 members; what cannot be read in full (larger,
+  encrypted, corrupt) is reported as a hit of class ``unscanned_archive``: a scan that could not see every
+  byte cannot vouch for them.
 
 The matcher is a vectorised 4-byte-prefix filter (numpy) followed by exact verification of the few candidates:
 one pass over the data whatever the number of tokens.
@@ -53,6 +59,12 @@ _STRONG = 8
 _HASH_BITS = 22
 _CHUNK = 1 << 22
 _DEFLATED = b"1.2.840.10008.1.2.1.99"
+_ENTROPY_WINDOW = 4096
+_ENTROPY_BITS = 7.5  # bits per byte above which a window is compressed or random data
+_MAX_INFLATE = 256 << 20
+_MAX_MEMBERS = 10_000
+_MAX_ARCHIVE_DEPTH = 3
+UNSCANNED = "unscanned_archive"
 
 
 def token_rule(text: str) -> bool:
@@ -540,12 +552,28 @@ def _parquet_decoded(data: bytes) -> bytes | None:
         return None
 
 
-def _scan_blob(m: _Matcher, name: str, data: bytes, hits: dict) -> None:
+def _high_entropy(buf: bytes, off: int, cache: dict) -> bool:
+    """Whether the window of :data:`_ENTROPY_WINDOW` bytes around ``off`` looks compressed or random."""
+    start = max(0, min(off - _ENTROPY_WINDOW // 2, len(buf) - _ENTROPY_WINDOW))
+    start -= start % 512  # windows on a 512-byte grid, so neighbouring hits share one computation
+    hit = cache.get(start)
+    if hit is None:
+        import numpy as np
+
+        window = np.frombuffer(buf, dtype=np.uint8, count=min(_ENTROPY_WINDOW, len(buf) - start), offset=start)
+        freq = np.bincount(window, minlength=256)
+        prob = freq[freq > 0] / window.size
+        hit = cache[start] = bool(window.size >= _ENTROPY_WINDOW // 2 and -(prob * np.log2(prob)).sum() > _ENTROPY_BITS)
+    return hit
+
+
+def _scan_blob(m: _Matcher, name: str, data: bytes, hits: dict, depth: int = 0) -> None:
     buf, span, decoded = _dicom_layout(data)
     loc = name + "#decoded" if decoded else name
+    entropy: dict[int, bool] = {}
     for off, pi in m.find(buf):
         p, kind, enc = m.patterns[pi]
-        if span is not None and span[0] <= off < span[1] and len(p) < _STRONG:
+        if len(p) < _STRONG and ((span is not None and span[0] <= off < span[1]) or _high_entropy(buf, off, entropy)):
             continue
         _record(hits, kind, loc, off, enc)
     pq_text = _parquet_decoded(data)
@@ -553,6 +581,59 @@ def _scan_blob(m: _Matcher, name: str, data: bytes, hits: dict) -> None:
         for off, pi in m.find(pq_text):
             _, kind, enc = m.patterns[pi]
             _record(hits, kind, name + "#decoded", off, enc)
+    for member, content in _archive_members(name, data, depth):
+        if content is None:
+            _record(hits, UNSCANNED, member, 0, "")
+        else:
+            _scan_blob(m, member, content, hits, depth + 1)
+
+
+def _archive_members(name: str, data: bytes, depth: int) -> Iterator[tuple[str, bytes | None]]:
+    """(location, content or None when it cannot be read in full) of a gzip stream or of each zip member."""
+    if data[:2] == b"\x1f\x8b":
+        if depth >= _MAX_ARCHIVE_DEPTH:
+            yield f"{name}!gunzip", None
+            return
+        yield f"{name}!gunzip", _gunzip(data)
+    elif data[:4] in (b"PK\x03\x04", b"PK\x05\x06"):
+        import zipfile
+
+        try:
+            zf = zipfile.ZipFile(io.BytesIO(data))
+            infos = zf.infolist()
+        except (zipfile.BadZipFile, OSError, ValueError, EOFError, NotImplementedError):
+            yield f"{name}!zip", None
+            return
+        if depth >= _MAX_ARCHIVE_DEPTH or len(infos) > _MAX_MEMBERS:
+            yield f"{name}!zip", None
+            return
+        for i, info in enumerate(infos):
+            loc = f"{name}!member[{i}]"  # by index: a member's name may itself be PHI (its bytes are scanned raw)
+            if info.is_dir():
+                continue
+            try:
+                with zf.open(info) as f:
+                    content = f.read(_MAX_INFLATE + 1)
+            except (zipfile.BadZipFile, OSError, ValueError, EOFError, NotImplementedError, RuntimeError,
+                    zlib.error):
+                content = None  # encrypted, unsupported compression or corrupt
+            yield loc, content if content is not None and len(content) <= _MAX_INFLATE else None
+
+
+def _gunzip(data: bytes) -> bytes | None:
+    """Every member of a gzip file inflated (at most :data:`_MAX_INFLATE` bytes), or None if that is not possible."""
+    out = bytearray()
+    rest = data
+    try:
+        while rest[:2] == b"\x1f\x8b":
+            d = zlib.decompressobj(wbits=31)
+            out += d.decompress(rest, _MAX_INFLATE + 1 - len(out))
+            if len(out) > _MAX_INFLATE or not d.eof:
+                return None  # too large, or truncated
+            rest = d.unused_data
+    except zlib.error:
+        return None
+    return bytes(out)
 
 
 def _record(hits: dict, kind: str, loc: str, off: int, enc: str) -> None:
