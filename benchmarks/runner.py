@@ -124,6 +124,10 @@ def main() -> None:
         for name, seconds in parts.items():
             share = seconds if name.startswith("outside") else seconds / per_worker
             print(f"    {name:54s} {share:6.2f} s ({share / wall:.1%})")
+        fixed = max(0.0, wall - measured)
+        print(f"  at this overhead ({fixed:.1f} s per worker, mostly once per worker), 10% is met once the model "
+              f"needs more than {9 * fixed:.0f} s per worker, i.e. {9 * fixed / (n_cases / per_worker) * 1e3:.1f} "
+              f"ms/case at {n_cases // len(sites)} cases per site")
         rng = np.random.default_rng(0)
         n = args.score_cases
         y = (rng.random(n) < 0.3).astype(int)
