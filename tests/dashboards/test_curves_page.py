@@ -36,7 +36,7 @@ def _report(world, username: str):
     return build_report(world.platform, world.people[username], world.run_id)
 
 
-@pytest.mark.parametrize("username", ["vendor", "rev-h01"])
+@pytest.mark.parametrize("username", ["vendor", "rev-h01", "regulator"])
 def test_report_page_draws_the_reports_roc_and_calibration_curves(login, scored_world, username):
     report = _report(scored_world, username)
     roc, calibration = report.curves["roc"], report.curves["calibration"]
