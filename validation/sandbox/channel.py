@@ -160,7 +160,8 @@ class Channel:
         header: dict | None = None
         payload = b""
         garbled = False
-        next_cpu = start + _CPU_POLL
+        # CPU the sandbox used since the last exchange (threads left running) counts against this one.
+        next_cpu = start
         with selectors.DefaultSelector() as sel:
             if self._stdout_open:
                 sel.register(self.proc.stdout, selectors.EVENT_READ, "stdout")

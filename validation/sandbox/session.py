@@ -152,6 +152,11 @@ class SandboxSession:
         return not self._closed and self._requests < self.max_requests
 
     @property
+    def pid(self) -> int | None:
+        """Host pid of the sandbox's outermost process (bubblewrap), or None when it is not running."""
+        return None if self._channel is None else self._channel.pid
+
+    @property
     def requests_left(self) -> int:
         """How many more requests the session will serve."""
         return 0 if self._closed else self.max_requests - self._requests
