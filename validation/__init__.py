@@ -5,20 +5,27 @@ Every service function checks the policy (:mod:`validation.policy`) and records 
 append-only audit log (:mod:`validation.audit`) in the same transaction.
 """
 
-from validation.config import Settings, load_settings
-from validation.exceptions import (
-    AccessDenied,
-    AuthenticationError,
-    ClinvalError,
-    ConfigError,
-    Conflict,
-    InvalidInput,
-    NotFound,
-    NotInitialised,
-    StorageError,
-)
-from validation.identity import OrgKind, Principal, Role
-from validation.platform import Platform, open_platform, resolve_principal
+import importlib
+
+_WHERE = {
+    "Settings": "validation.config",
+    "load_settings": "validation.config",
+    "AccessDenied": "validation.exceptions",
+    "AuthenticationError": "validation.exceptions",
+    "ClinvalError": "validation.exceptions",
+    "ConfigError": "validation.exceptions",
+    "Conflict": "validation.exceptions",
+    "InvalidInput": "validation.exceptions",
+    "NotFound": "validation.exceptions",
+    "NotInitialised": "validation.exceptions",
+    "StorageError": "validation.exceptions",
+    "OrgKind": "validation.identity",
+    "Principal": "validation.identity",
+    "Role": "validation.identity",
+    "Platform": "validation.platform",
+    "open_platform": "validation.platform",
+    "resolve_principal": "validation.platform",
+}
 
 __all__ = [
     "AccessDenied",
@@ -39,3 +46,18 @@ __all__ = [
     "open_platform",
     "resolve_principal",
 ]
+
+
+def __getattr__(name: str):
+    """Import each public name on first use, so that importing one submodule (a sandbox worker, the CLI's
+    ``--help``) does not pay for the whole platform (SQLAlchemy, the services)."""
+    module = _WHERE.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(__all__)

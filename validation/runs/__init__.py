@@ -1,23 +1,30 @@
 """Evaluation runs: per-site sandboxed inference (local processes or a Dask cluster), checkpointed batches,
 resumable after any crash, scoring against labels outside the sandbox, acceptance verdicts, MLflow tracking."""
 
-from validation.runs.executors import DaskExecutor, LocalExecutor, make_executor, site_resource
-from validation.runs.service import (
-    RunInfo,
-    RunResults,
-    SiteInfo,
-    cancel_run,
-    case_image,
-    case_results,
-    create_run,
-    evaluate,
-    execute_run,
-    get_results,
-    get_run,
-    list_runs,
-    run_dir,
-)
-from validation.runs.work import SiteJob, SiteOutcome, run_site
+import importlib
+
+_WHERE = {
+    "DaskExecutor": "validation.runs.executors",
+    "LocalExecutor": "validation.runs.executors",
+    "make_executor": "validation.runs.executors",
+    "site_resource": "validation.runs.executors",
+    "RunInfo": "validation.runs.service",
+    "RunResults": "validation.runs.service",
+    "SiteInfo": "validation.runs.service",
+    "cancel_run": "validation.runs.service",
+    "case_image": "validation.runs.service",
+    "case_results": "validation.runs.service",
+    "create_run": "validation.runs.service",
+    "evaluate": "validation.runs.service",
+    "execute_run": "validation.runs.service",
+    "get_results": "validation.runs.service",
+    "get_run": "validation.runs.service",
+    "list_runs": "validation.runs.service",
+    "run_dir": "validation.runs.service",
+    "SiteJob": "validation.runs.work",
+    "SiteOutcome": "validation.runs.work",
+    "run_site": "validation.runs.work",
+}
 
 __all__ = [
     "DaskExecutor",
@@ -41,3 +48,18 @@ __all__ = [
     "run_site",
     "site_resource",
 ]
+
+
+def __getattr__(name: str):
+    """Import each public name on first use, so that importing one submodule (a sandbox worker, the CLI's
+    ``--help``) does not pay for the whole platform (SQLAlchemy, the services)."""
+    module = _WHERE.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(__all__)
