@@ -4,8 +4,10 @@
 2. synthesise the 16 hospitals' identified exports (plus DEV);
 3. ingest them: de-identification, corpus version, data-quality suites, PHI leak scan;
 4. publish the two shipped protocols;
-5. as the demo vendor: fit the example models on DEV, submit them, smoke-test them in the sandbox;
-6. evaluate each on the 16 hospitals and show the results and the acceptance verdicts;
+5. as the demo vendor: fit every example model (competent and deliberately flawed) on DEV, submit them,
+   smoke-test them in the sandbox;
+6. evaluate each on the 16 hospitals, render its report, and print a summary table (model, protocol, pooled
+   AUROC with CI, worst site, verdict with the criteria that failed);
 7. export the audit trail and verify it offline.
 
 Run it again and it reuses what it made before.
@@ -47,6 +49,7 @@ DEMO_ACCOUNTS = (
 DEMO_VENDOR = ("acme-ai", "Acme AI Diagnostics (demo vendor)")
 DEMO_CASES = 40
 DEMO_SEED = 2026
+DEV_SPLIT_CASES = 200  # what a vendor trains on: the public DEV split is larger than a hospital's test sample
 
 NOT_BUILT_YET = (
     "admin write actions in the dashboards (use the CLI) and OIDC sign-in",
@@ -54,7 +57,7 @@ NOT_BUILT_YET = (
 
 
 def _vendor_kit():
-    path = ROOT / "examples" / "models" / "vendor_kit.py"
+    path = ROOT / "examples" / "vendors" / "vendor_kit.py"
     if not path.is_file():
         return None
     spec = importlib.util.spec_from_file_location("clinval_demo_vendor_kit", path)
@@ -137,36 +140,43 @@ def _pipeline(platform, admin, settings: Settings, echo, cases: int) -> dict:
         echo("      (examples/ not found next to the package: skipping the vendor steps)")
         return made
     vendor = accounts.login(platform, "vendor-acme", "demo-vendor-pass")
-    made["submissions"], made["runs"] = {}, {}
-    for task in ("cxr-pneumonia", "aki-48h"):
-        ready = [s for s in list_submissions(platform, vendor) if s.protocol_id == task and s.state == "ready"]
+    made["submissions"], made["runs"], made["summary"] = {}, {}, []
+    dev_split = None
+    for name, example in kit.EXAMPLES.items():
+        task = example.task
+        ready = [s for s in list_submissions(platform, vendor)
+                 if s.protocol_id == task and s.model_name == example.model_name and s.state == "ready"]
         if ready:
             sub = ready[0]
-            echo(f"[5/7] Reusing {task} submission {sub.id} (ready)")
+            echo(f"[5/7] Reusing {name} submission {sub.id} (ready)")
         else:
-            echo(f"[5/7] Vendor fits the example {task} model on DEV, submits it, smoke test in the sandbox...")
-            model_dir, card = kit.build(task, corpus_dir(platform, corpus.id), settings.home / "demo-vendor" / task)
+            if dev_split is None:
+                dev_split = _public_dev_split(kit, settings, echo)
+            echo(f"[5/7] Vendor fits the example {name} ({task}) on DEV, submits it, smoke test in the sandbox...")
+            model_dir, card = kit.build(name, dev_split, settings.home / "demo-vendor" / name)
             sub = submit_model(platform, vendor, model_dir, load_model_card(card))
             sub = smoke_test(platform, vendor, sub.id, corpus_id=corpus.id)
             echo(f"      {sub.id}: {sub.state} ({'; '.join(sub.reasons)})")
-        made["submissions"][task] = sub.id
+        made["submissions"][name] = sub.id
         if sub.state != "ready":
+            made["summary"].append(_summary_row(name, sub, None))
             continue
         done = [r for r in list_runs(platform, admin) if r.submission_id == sub.id and r.state == "scored"]
         if done:
             run = done[0]
             echo(f"[6/7] Reusing run {run.id}")
         else:
-            echo(f"[6/7] Evaluating {sub.id} at the 16 hospitals (sandboxed, 2 local workers)...")
+            echo(f"[6/7] Evaluating {name} ({sub.id}) at the 16 hospitals (sandboxed, 2 local workers)...")
+            sites: list[str] = []
             run = evaluate(platform, admin, sub.id, corpus.id,
-                           progress=lambda site, o: echo(f"      {site}: {o.state} ({o.n_cases} cases)"))
-        made["runs"][task] = run.id
+                           progress=lambda site, o: sites.append(f"{site} {o.state} ({o.n_cases})"))
+            echo("      " + ", ".join(sites))
+        made["runs"][name] = run.id
         res = get_results(platform, admin, run.id)
-        overall = {r["metric"]: r for r in res.results if r["group_kind"] == "overall"}
-        auroc = overall.get("auroc")
-        if auroc and auroc["estimate"] is not None:
-            echo(f"      {run.id}: AUROC {auroc['estimate']:.3f} [{auroc['ci_low']:.3f}, {auroc['ci_high']:.3f}] "
-                 f"(DeLong) over {auroc['n']} cases; complete={run.complete}")
+        row = _summary_row(name, sub, res)
+        made["summary"].append(row)
+        if row["auroc"] is not None:
+            echo(f"      {run.id}: AUROC {row['auroc']} (DeLong) over {row['n']} cases; complete={run.complete}")
         for v in res.verdicts:
             echo(f"      {v['status'].upper():12} {v['criterion']}: {v['rule']}")
         from validation.reports import build_report, render
@@ -177,8 +187,56 @@ def _pipeline(platform, admin, settings: Settings, echo, cases: int) -> dict:
         for fmt in ("json", "html", "pdf"):
             (reports / f"{run.id}.{fmt}").write_bytes(render(built, fmt))
         echo(f"      report: {reports / (run.id + '.html')} (also .json, .pdf)")
+    _print_summary(made["summary"], echo)
     made["bundle"] = _audit(platform, admin, settings, echo)
     return made
+
+
+def _public_dev_split(kit, settings: Settings, echo) -> Path:
+    """The de-identified public DEV split the demo vendor trains on (``DEV_SPLIT_CASES`` cases per task, as the
+    example kit makes it); the identified export it came from is deleted once de-identified."""
+    import shutil
+
+    out = settings.home / "demo-vendor" / "dev-split"
+    corpora = out / "corpora"
+    found = sorted(p for p in corpora.iterdir() if (p / "manifest.json").is_file()) if corpora.is_dir() else []
+    if found:
+        return found[0]
+    echo(f"      the public DEV split the vendor trains on: {DEV_SPLIT_CASES} cases per task (seed {DEMO_SEED})")
+    version = kit.build_dev_corpus(out, seed=DEMO_SEED, cases=DEV_SPLIT_CASES, image_size=128, workers=1)
+    shutil.rmtree(out / "export", ignore_errors=True)
+    return Path(version)
+
+
+def _summary_row(name: str, sub, res) -> dict:
+    """One line of the demo's summary: model, protocol, pooled AUROC with CI, worst site, verdict."""
+    row = {"example": name, "model": f"{sub.model_name} {sub.model_version}", "protocol": sub.protocol_id,
+           "auroc": None, "n": None, "worst_site": None, "verdict": sub.state.upper() if res is None else "",
+           "failed": []}
+    if res is None:
+        return row
+    overall = next((r for r in res.results if r["group_kind"] == "overall" and r["metric"] == "auroc"), None)
+    if overall and overall["estimate"] is not None:
+        row["auroc"] = f"{overall['estimate']:.3f} [{overall['ci_low']:.3f}, {overall['ci_high']:.3f}]"
+        row["n"] = overall["n"]
+    sites = [r for r in res.results if r["group_kind"] == "site" and r["metric"] == "auroc"
+             and r["estimate"] is not None]
+    if sites:
+        worst = min(sites, key=lambda r: r["estimate"])
+        row["worst_site"] = f"{worst['group']} {worst['estimate']:.3f}"
+    row["failed"] = [v["criterion"] for v in res.verdicts if v["status"] != "pass"]
+    row["verdict"] = "PASS" if res.verdicts and not row["failed"] else "FAIL"
+    return row
+
+
+def _print_summary(rows: list[dict], echo) -> None:
+    header = ("model", "protocol", "pooled AUROC [95% CI]", "worst site", "verdict")
+    lines = [(r["model"], r["protocol"], r["auroc"] or "-", r["worst_site"] or "-",
+              r["verdict"] + (f" ({', '.join(r['failed'])})" if r["failed"] else "")) for r in rows]
+    widths = [max(len(str(x)) for x in col) for col in zip(header, *lines)]
+    echo("Summary (one run per example model on the 16 hospitals; failed criteria in brackets):")
+    for line in (header, *lines):
+        echo("      " + "  ".join(str(x).ljust(w) for x, w in zip(line, widths)).rstrip())
 
 
 def _audit(platform, admin, settings: Settings, echo) -> str:

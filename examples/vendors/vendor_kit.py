@@ -202,6 +202,10 @@ def build(kind_or_task: str, corpus_dir: str | Path, out_dir: str | Path, *, ven
     signature = ModelSignature(inputs=Schema([ColSpec("string", "case_id"), ColSpec("string", "path")]),
                                outputs=Schema([ColSpec("string", "case_id"), ColSpec("double", "score")]))
     model_dir = out_dir / "model"
+    if model_dir.is_dir():  # a rebuild replaces what an earlier build of this example wrote
+        import shutil
+
+        shutil.rmtree(model_dir)
     requirements = ["mlflow==3.17.2", "numpy", "pandas"] + (["pydicom"] if task == "cxr-pneumonia" else [])
     with warnings.catch_warnings():  # advice about type hints and input examples, not about this model
         warnings.simplefilter("ignore", UserWarning)
