@@ -1,5 +1,5 @@
-"""The flawed example models are flawed where they claim to be, and only there, without the platform: each saved
-model scores the sites of a small synthetic centre in this process and the evaluators read the scores."""
+"""The flawed example models are flawed where they claim to be, and only there: each saved model scores the 16
+hospitals of the test centre in this process and the evaluators read the scores."""
 
 from __future__ import annotations
 
@@ -37,23 +37,32 @@ def test_mono_blind_scores_like_the_competent_model_at_monochrome2_sites(scores,
     np.testing.assert_allclose(blind["score"], competent["score"], rtol=1e-12, atol=1e-15)
 
 
-@pytest.mark.parametrize("site", MONOCHROME1_SITES)
-def test_mono_blind_calls_everyone_positive_at_monochrome1_sites(scores, thresholds, site):
-    blind, competent = scores["cxr-mono-blind", site], scores["cxr-opacity", site]
-    assert _auroc(blind) <= 0.5 + 1e-12  # no ranking left: every inverted image looks consolidated
-    assert _specificity(blind, thresholds["cxr-mono-blind"]) <= 0.05
-    assert _specificity(competent, thresholds["cxr-opacity"]) >= 0.5
+def test_mono_blind_calls_nearly_everyone_positive_at_monochrome1_sites(scores, thresholds):
+    blind, competent = pooled(scores, "cxr-mono-blind", MONOCHROME1_SITES), pooled(scores, "cxr-opacity",
+                                                                                 MONOCHROME1_SITES)
+    # inverted, the lungs are the brightest part of the chest: both lung fields look consolidated
+    blind_specificity = _specificity(blind, thresholds["cxr-mono-blind"])
+    assert blind_specificity <= 0.1
+    assert _specificity(competent, thresholds["cxr-opacity"]) >= blind_specificity + 0.3
+    for site in MONOCHROME1_SITES:
+        assert scores["cxr-mono-blind", site]["score"].median() >= 0.85, site
+    assert pooled(scores, "cxr-mono-blind", MONOCHROME2_SITES)["score"].median() <= 0.5
 
 
 def test_competent_cxr_beats_mono_blind_at_monochrome1_sites(scores):
-    gaps = {site: _auroc(scores["cxr-opacity", site]) - _auroc(scores["cxr-mono-blind", site])
-            for site in MONOCHROME1_SITES}
-    # H06 is the MONOCHROME1 site whose images are otherwise like DEV's; at H04 and H13 other acquisition
-    # differences already hurt the competent model, so only its specificity (above) is compared there
-    assert gaps["H06"] >= 0.2, gaps
+    m1 = _auroc(pooled(scores, "cxr-opacity", MONOCHROME1_SITES)), _auroc(pooled(scores, "cxr-mono-blind",
+                                                                                 MONOCHROME1_SITES))
+    assert m1[0] - m1[1] >= 0.15, m1
     m2 = _auroc(pooled(scores, "cxr-opacity", MONOCHROME2_SITES)), _auroc(pooled(scores, "cxr-mono-blind",
                                                                                  MONOCHROME2_SITES))
     assert abs(m2[0] - m2[1]) <= 1e-9, m2
+
+
+def test_competent_cxr_ranks_well_at_every_kind_of_site(scores):
+    # pooled over the hospitals that differ from DEV in the ways a careful model must absorb: MONOCHROME1,
+    # other bit depths, fields of view (PixelSpacing), processing curves, noise and gain non-uniformity
+    for sites in (MONOCHROME1_SITES, ("H08", "H11", "H15"), ("H02", "H05", "H07", "H16")):
+        assert _auroc(pooled(scores, "cxr-opacity", sites)) >= 0.8, sites
 
 
 @pytest.mark.parametrize("site", UMOL_SITES)
@@ -70,7 +79,7 @@ def test_mgdl_only_is_as_good_at_mgdl_sites(scores, thresholds, site):
     flawed, competent = scores["aki-mgdl-only", site], scores["aki-risk", site]
     assert abs(_auroc(competent) - _auroc(flawed)) <= 0.05
     assert abs(_specificity(competent, thresholds["aki-risk"])
-               - _specificity(flawed, thresholds["aki-mgdl-only"])) <= 0.15
+               - _specificity(flawed, thresholds["aki-mgdl-only"])) <= 0.25  # two fits, about 30 negatives a site
     assert (flawed["score"] < 1.0).all()
 
 
