@@ -7,9 +7,9 @@ more than on the hospital's scanner:
 1. :func:`to_physical`: resample the display image onto a fixed grid in millimetres (4 mm pixels over the central
    336 mm), using PixelSpacing, so that a lung is the same size in the grid whatever the detector's field of view;
    a light Gaussian blur first (area averaging, less pixel noise).
-2. :func:`flatten_field`: fit, robustly (Huber weights), a smooth gain field (linear B-splines over the
-   detector, as N4 bias correction does with its own splines) plus a quadratic of the vendor's normal-chest template, and remove the field: heel effect, scatter and
-   detector calibration differ from room to room.
+2. :func:`flatten_field`: fit, robustly (Huber weights), a smooth gain field (linear B-splines with knots at the
+   detector's edges and centre, the coarsest level of an N4-style bias fit) beside a quadratic of the vendor's
+   normal-chest template, and remove the field: heel effect, scatter and detector calibration differ by room.
 3. :func:`rank_image`: replace every value by its rank within the image, which undoes any monotone processing curve
    (contrast, gamma, window) the site applied.
 4. :func:`lung_features`: compare with the template of normal DEV chests (mean and spread per grid pixel), smooth
@@ -28,7 +28,6 @@ import numpy as np
 
 GRID_N = 84
 GRID_MM = 4.0
-FIELD_MM = GRID_N * GRID_MM  # 336 mm: inside the smallest field of view a chest detector uses
 KNOTS = 3  # bias field knots per direction: edges and centre of the detector
 SMOOTH_PX = 3.0  # 12 mm: the scale of a consolidation on the grid
 

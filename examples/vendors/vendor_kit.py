@@ -3,8 +3,9 @@
 
 The examples (:data:`EXAMPLES`), all fitted on DEV only:
 
-``cxr-opacity``        competent ``cxr-pneumonia`` model (bit depth and MONOCHROME1 handled);
-``cxr-mono-blind``     the same features, but PhotometricInterpretation is never read (fails at MONOCHROME1 sites);
+``cxr-opacity``        competent ``cxr-pneumonia`` model (Modality LUT, VOI window, MONOCHROME1, PixelSpacing, gain
+                       field and contrast curve handled by ``cxr_features.py``);
+``cxr-mono-blind``     the same pipeline, but PhotometricInterpretation is never read (fails at MONOCHROME1 sites);
 ``aki-risk``           competent ``aki-48h`` model (creatinine in mg/dL or umol/L);
 ``aki-mgdl-only``      takes every creatinine number as mg/dL (fails at umol/L sites);
 ``aki-miscalibrated``  ``aki-risk`` with its logit divided by 4: the same ranking, scores squashed toward 1/2.
