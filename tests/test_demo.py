@@ -19,9 +19,9 @@ def demo_home(tmp_path_factory):
     home = tmp_path_factory.mktemp("demo") / "home"
     runner = CliRunner(env={"CLINVAL_HOME": str(home), "CLINVAL_SANDBOX": "bwrap", "MLFLOW_TRACKING_URI": None,
                             "CLINVAL_DB_URL": None, "CLINVAL_TOKEN": None})
-    first = runner.invoke(cli, ["demo", "--cases", "24"], catch_exceptions=False)
+    first = runner.invoke(cli, ["demo"], catch_exceptions=False)  # the default size: its verdicts are the demo's
     assert first.exit_code == 0, first.output
-    second = runner.invoke(cli, ["demo", "--cases", "24"], catch_exceptions=False)
+    second = runner.invoke(cli, ["demo"], catch_exceptions=False)
     assert second.exit_code == 0, second.output
     return home, first.output, second.output
 
@@ -30,12 +30,29 @@ def test_demo_runs_the_pipeline_and_reuses_it(demo_home):
     home, first, second = demo_home
     for step in ("[2/7]", "[3/7]", "[4/7]", "[5/7]", "[6/7]", "[7/7]"):
         assert step in first
-    assert first.count("AUROC") == 2 and "verification: OK" in first
+    assert first.count("(DeLong) over") == 5 and "verification: OK" in first  # every example model evaluated
     home = demo_home[0]
-    assert sorted(p.suffix for p in (home / "reports").iterdir()) == [".html", ".html", ".json", ".json", ".pdf",
-                                                                      ".pdf"]
-    assert "Reusing corpus" in second and "Reusing run" in second and "verification: OK" in second
+    assert sorted(p.suffix for p in (home / "reports").iterdir()) == sorted([".html", ".json", ".pdf"] * 5)
+    assert "Reusing corpus" in second and second.count("Reusing run") == 5 and "verification: OK" in second
+    assert "Vendor fits" not in second  # nothing rebuilt the second time
     assert "Traceback" not in first + second
+
+
+def test_the_summary_shows_competent_models_passing_and_flawed_ones_caught(demo_home):
+    _, first, second = demo_home
+    summary = first[first.index("Summary"):].splitlines()
+    rows = {line.split()[0]: line for line in summary[2:7]}
+    assert set(rows) == {"pneumo-opacity", "pneumo-opacity-mono-blind", "aki-early-warning",
+                         "aki-early-warning-mgdl-only", "aki-early-warning-tempered"}, summary
+    for name, line in rows.items():
+        assert ("cxr-pneumonia" in line) == name.startswith("pneumo"), line
+        assert " [" in line and "H" in line.split("]")[-1], line  # pooled AUROC with its CI, then the worst site
+    assert rows["pneumo-opacity"].rstrip().endswith("PASS") and rows["aki-early-warning"].rstrip().endswith("PASS")
+    assert "FAIL" in rows["pneumo-opacity-mono-blind"] and "site-consistency" in rows["pneumo-opacity-mono-blind"]
+    assert "FAIL" in rows["aki-early-warning-mgdl-only"]
+    assert "site-calibration-consistency" in rows["aki-early-warning-mgdl-only"]
+    assert rows["aki-early-warning-tempered"].rstrip().endswith("FAIL (calibration)")
+    assert second[second.index("Summary"):].splitlines()[:7] == summary[:7]  # the second run shows the same
 
 
 def test_the_demo_bundle_verifies_with_the_shipped_verifier(demo_home, tmp_path):
@@ -62,7 +79,7 @@ def test_no_phi_anywhere_the_platform_wrote(demo_home, tmp_path):
     export = home / "demo-export"
     tokens = harvest_tokens(export)
     assert scan([export / "H09" / "dicom"], tokens), "the scan must see the PHI of the identified source"
-    written = [p for p in home.iterdir() if p.name != "demo-export"]
+    written = [p for p in home.iterdir() if p.name != "demo-export"]  # includes the vendor's de-identified DEV split
     assert {p.name for p in written} >= {"platform.db", "mlflow.db", "corpora", "runs", "models", "mlartifacts",
                                          "demo-audit-bundle.zip"}
     hits = scan([*written, unpacked], tokens, extra_blobs={"demo stdout": (first + second).encode("utf-8")})
