@@ -19,9 +19,9 @@ def demo_home(tmp_path_factory):
     home = tmp_path_factory.mktemp("demo") / "home"
     runner = CliRunner(env={"CLINVAL_HOME": str(home), "CLINVAL_SANDBOX": "bwrap", "MLFLOW_TRACKING_URI": None,
                             "CLINVAL_DB_URL": None, "CLINVAL_TOKEN": None})
-    first = runner.invoke(cli, ["demo"], catch_exceptions=False)  # the default size: its verdicts are the demo's
+    first = runner.invoke(cli, ["demo", "--no-serve"], catch_exceptions=False)  # default size: the demo's verdicts
     assert first.exit_code == 0, first.output
-    second = runner.invoke(cli, ["demo"], catch_exceptions=False)
+    second = runner.invoke(cli, ["demo", "--no-serve"], catch_exceptions=False)
     assert second.exit_code == 0, second.output
     return home, first.output, second.output
 
@@ -84,3 +84,56 @@ def test_no_phi_anywhere_the_platform_wrote(demo_home, tmp_path):
                                          "demo-audit-bundle.zip"}
     hits = scan([*written, unpacked], tokens, extra_blobs={"demo stdout": (first + second).encode("utf-8")})
     assert hits == [], [str(h) for h in hits]
+
+
+def test_demo_then_serves_the_dashboards_and_its_accounts_sign_in(demo_home):
+    """Without --no-serve the (re-used) demo ends by serving the dashboards; the printed accounts sign in."""
+    import os
+    import signal
+    import socket
+    import subprocess
+    import sys
+    import time
+    import urllib.request
+
+    from validation import accounts
+    from validation.config import load_settings
+    from validation.demo import DEMO_ACCOUNTS
+    from validation.platform import open_platform
+
+    home, first, _ = demo_home
+    for acct in DEMO_ACCOUNTS:
+        assert f"{acct.username}/{acct.password}" in first
+    platform = open_platform(load_settings({"CLINVAL_HOME": str(home)}, home=home))
+    try:
+        roles = {accounts.login(platform, a.username, a.password).role.value for a in DEMO_ACCOUNTS}
+    finally:
+        platform.close()
+    assert roles == {"vendor", "reviewer", "regulator", "admin"}
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("CLINVAL_", "MLFLOW_TRACKING"))}
+    env.update(CLINVAL_HOME=str(home), CLINVAL_SANDBOX="bwrap")
+    proc = subprocess.Popen([sys.executable, "-m", "validation.cli", "demo", "--port", str(port)], env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True)
+    try:
+        deadline = time.monotonic() + 120
+        healthy = False
+        while time.monotonic() < deadline and proc.poll() is None:
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/_stcore/health", timeout=2) as r:
+                    healthy = r.status == 200
+                    break
+            except OSError:
+                time.sleep(0.5)
+        assert healthy, "the dashboards did not come up after the demo"
+    finally:
+        os.killpg(proc.pid, signal.SIGINT)
+        try:
+            out, _ = proc.communicate(timeout=30)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            out, _ = proc.communicate()
+    assert "Reusing corpus" in out and f"Serving the dashboards at http://127.0.0.1:{port}" in out
+    assert "Traceback" not in out

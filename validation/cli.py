@@ -1062,16 +1062,26 @@ def audit_verify(bundle: str, public_key: str, previous_checkpoint: str | None, 
 @cli.command()
 @click.option("--cases", type=click.IntRange(12, 2000), default=40, show_default=True,
               help="Cases per task and site in the synthetic exports.")
+@click.option("--serve/--no-serve", default=True, show_default=True,
+              help="Serve the dashboards when the pipeline is done (--no-serve: stop after the summary).")
+@click.option("--port", type=int, default=8501, show_default=True, envvar="CLINVAL_DASHBOARD_PORT",
+              help="Port of the dashboards (env CLINVAL_DASHBOARD_PORT).")
+@click.option("--address", default="127.0.0.1", show_default=True, help="Address the dashboards listen on.")
 @click.pass_obj
-def demo(state: _State, cases: int) -> None:
+def demo(state: _State, cases: int, serve: bool, port: int, address: str) -> None:
     """Run the whole pipeline on the embedded default: synthetic hospitals, ingest, protocols, a vendor's
-    submissions, sandboxed evaluation at 16 hospitals, results, audit export and offline verification.
+    submissions, sandboxed evaluation at 16 hospitals, reports, audit export and offline verification; then serve
+    the dashboards (sign in with the demo accounts it prints) until Ctrl-C.
 
     Idempotent: run it again and it reuses what it made.
     """
     from validation.demo import run_demo
 
     run_demo(state.settings(), echo=click.echo, cases=cases)
+    if serve:
+        _serve_dashboards(state, port, address)
+    else:
+        click.echo("Dashboards: 'clinval dashboard' (or 'make dashboard'), then sign in with a demo account above.")
 
 
 @cli.command()
@@ -1081,6 +1091,10 @@ def demo(state: _State, cases: int) -> None:
 @click.pass_obj
 def dashboard(state: _State, port: int, address: str) -> None:
     """Serve the Streamlit dashboards for vendors, reviewers, regulators and the admin."""
+    _serve_dashboards(state, port, address)
+
+
+def _serve_dashboards(state: _State, port: int, address: str) -> None:
     import importlib.util
     import subprocess
 
@@ -1096,7 +1110,11 @@ def dashboard(state: _State, port: int, address: str) -> None:
         "--browser.gatherUsageStats", "false", "--client.toolbarMode", "minimal",
     ]
     click.echo(f"Serving the dashboards at http://{address}:{port} (Ctrl-C to stop)")
-    raise SystemExit(subprocess.call(cmd, env=env))
+    try:
+        code = subprocess.call(cmd, env=env)
+    except KeyboardInterrupt:
+        code = 0
+    raise SystemExit(code)
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -45,16 +45,13 @@ DEMO_ACCOUNTS = (
                 password="demo-reviewer-pass"),
     DemoAccount(username="regulator", printed_name="Rui Regulator", role="regulator", org="regulator",
                 password="demo-regulator-pass"),
+    DemoAccount(username="admin-pat", printed_name="Pat Admin", role="admin", org="pilot-base",
+                password="demo-admin-pass"),
 )
 DEMO_VENDOR = ("acme-ai", "Acme AI Diagnostics (demo vendor)")
 DEMO_CASES = 40
 DEMO_SEED = 2026
 DEV_SPLIT_CASES = 200  # what a vendor trains on: the public DEV split is larger than a hospital's test sample
-
-NOT_BUILT_YET = (
-    "admin write actions in the dashboards (use the CLI) and OIDC sign-in",
-)
-
 
 def _vendor_kit():
     path = ROOT / "examples" / "vendors" / "vendor_kit.py"
@@ -99,10 +96,6 @@ def run_demo(settings: Settings, *, echo: Callable[[str], None] = print, cases: 
 
         write_checkpoint(platform)
         platform.close()
-    echo("Dashboards: 'make dashboard' (or 'clinval dashboard') and sign in with a demo account above.")
-    echo("Not built yet (the demo grows as these land):")
-    for item in NOT_BUILT_YET:
-        echo(f"      - {item}")
     return made
 
 

@@ -1,4 +1,4 @@
-"""The tour of docs/tour.md, step by step in a real browser: a vendor, a hospital reviewer and a regulator each
+"""The dashboard tour of README.md, step by step in a real browser: a vendor, a hospital reviewer and a regulator each
 walk their pages. Screenshots of every step go to ``$CLINVAL_E2E_ARTIFACTS/tour``.
 
 By default it walks the small test platform with its accounts. Pointed at a demo home
