@@ -76,6 +76,10 @@ def check_predictions(output, expected_ids):
     if missing_cols:
         return None, {"code": "missing_columns", "columns": missing_cols, "n_columns": len(output.columns)}
     got = output["case_id"]
+    want = expected_ids.to_numpy(dtype=object)
+    if len(got) == len(want) and np.array_equal(got.to_numpy(dtype=object), want):
+        # The usual answer: the batch's own ids, in order (so none null, duplicated, missing or extra).
+        return _checked_scores(output["score"], expected_ids, None)
     if got.isna().any():
         return None, {"code": "null_ids", "n": int(got.isna().sum())}
     got_keys = got.astype(str)
@@ -89,7 +93,15 @@ def check_predictions(output, expected_ids):
     n_missing = len(want_set - got_set)
     if n_extra or n_missing:
         return None, {"code": "id_mismatch", "n_missing": n_missing, "n_extra": n_extra, "n_batch": len(want_set)}
-    score = output["score"]
+    return _checked_scores(output["score"], expected_ids, (got_keys.tolist(), want_keys.tolist()))
+
+
+def _checked_scores(score, expected_ids, keys):
+    """The score column checked (numeric, finite, in [0, 1]) and put in the batch's order; ``keys`` is ``(got,
+    wanted)`` id lists when the output's order may differ, None when it is the batch's own."""
+    import numpy as np
+    import pandas as pd
+
     if not (pd.api.types.is_numeric_dtype(score) and not pd.api.types.is_bool_dtype(score)):
         return None, {"code": "bad_dtype", "dtype": str(score.dtype)}
     values = score.to_numpy(dtype=np.float64, na_value=np.nan)
@@ -99,8 +111,8 @@ def check_predictions(output, expected_ids):
     n_out = int(((values < 0.0) | (values > 1.0)).sum())
     if n_out:
         return None, {"code": "out_of_range", "n": n_out}
-    got_list, want_list = got_keys.tolist(), want_keys.tolist()
-    if got_list == want_list:
+    got_list, want_list = keys if keys is not None else (None, None)
+    if keys is None or got_list == want_list:
         ordered = values
     else:
         by_key = dict(zip(got_list, values.tolist()))

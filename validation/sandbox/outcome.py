@@ -45,8 +45,8 @@ def reply_outcome(
         Path prefixes scrubbed from the captured output.
     """
     exit_code, sig = decode_status(reply.returncode)
-    ids = frame["case_id"].astype(str).tolist()
     tail_text = reply.stderr_tail.decode("utf-8", "replace")[-_STDERR_TAIL_CHARS:]
+    ids = frame["case_id"].astype(str).tolist() if tail_text else []  # only needed to scrub captured output
     common = dict(
         n_cases=len(frame),
         elapsed=reply.elapsed,
