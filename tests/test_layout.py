@@ -53,3 +53,16 @@ def test_packages_declare_purpose_and_public_surface(package):
     assert isinstance(getattr(module, "__all__", None), list), f"{package} needs __all__"
     for name in module.__all__:
         assert hasattr(module, name), f"{package}.__all__ names {name!r}, which does not exist"
+
+
+def test_a_run_worker_imports_no_database_layer():
+    """validation and validation.runs import their public names on first use: the per-site worker module must not
+    drag SQLAlchemy and the services into every worker process (and the names still resolve)."""
+    import subprocess
+    import sys
+
+    code = ("import sys, validation.runs.work; assert 'sqlalchemy' not in sys.modules, 'sqlalchemy imported'; "
+            "from validation import Principal, open_platform; from validation.runs import evaluate, SiteJob; "
+            "import validation; assert sorted(dir(validation)) == sorted(validation.__all__)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT)
+    assert out.returncode == 0, out.stderr

@@ -5,7 +5,7 @@ Every service function checks the policy (:mod:`validation.policy`) and records 
 append-only audit log (:mod:`validation.audit`) in the same transaction.
 """
 
-import importlib
+from validation._lazy import lazy_names
 
 _WHERE = {
     "Settings": "validation.config",
@@ -48,16 +48,6 @@ __all__ = [
 ]
 
 
-def __getattr__(name: str):
-    """Import each public name on first use, so that importing one submodule (a sandbox worker, the CLI's
-    ``--help``) does not pay for the whole platform (SQLAlchemy, the services)."""
-    module = _WHERE.get(name)
-    if module is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(importlib.import_module(module), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted(__all__)
+# Each public name is imported on first use, so that importing one submodule (a sandbox worker, the CLI's --help)
+# does not pay for the whole platform (SQLAlchemy, the services).
+__getattr__, __dir__ = lazy_names(__name__, _WHERE, __all__)

@@ -1,7 +1,7 @@
 """Evaluation runs: per-site sandboxed inference (local processes or a Dask cluster), checkpointed batches,
 resumable after any crash, scoring against labels outside the sandbox, acceptance verdicts, MLflow tracking."""
 
-import importlib
+from validation._lazy import lazy_names
 
 _WHERE = {
     "DaskExecutor": "validation.runs.executors",
@@ -50,16 +50,6 @@ __all__ = [
 ]
 
 
-def __getattr__(name: str):
-    """Import each public name on first use, so that importing one submodule (a sandbox worker, the CLI's
-    ``--help``) does not pay for the whole platform (SQLAlchemy, the services)."""
-    module = _WHERE.get(name)
-    if module is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(importlib.import_module(module), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted(__all__)
+# Each public name is imported on first use, so that importing one submodule (a sandbox worker, the CLI's --help)
+# does not pay for the whole platform (SQLAlchemy, the services).
+__getattr__, __dir__ = lazy_names(__name__, _WHERE, __all__)
