@@ -66,3 +66,13 @@ def test_a_run_worker_imports_no_database_layer():
             "import validation; assert sorted(dir(validation)) == sorted(validation.__all__)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT)
     assert out.returncode == 0, out.stderr
+
+
+def test_test_modules_have_unique_basenames():
+    """pytest's default import mode imports test modules by basename: two test_x.py in different folders break
+    collection of the whole suite."""
+    from collections import Counter
+
+    names = Counter(p.name for p in (ROOT / "tests").rglob("*.py") if p.name != "__init__.py"
+                    and p.name != "conftest.py")
+    assert [n for n, c in names.items() if c > 1] == []
