@@ -169,7 +169,7 @@ def test_submit_registers_in_mlflow_and_keeps_a_read_only_copy(vendors, good_mod
     mv = client.get_model_version_by_alias("acme.pneumo-net", "submitted")
     assert str(mv.version) == info.mlflow_version
     assert mv.tags["clinval.sha256"] == info.model_sha256 and mv.tags["clinval.vendor"] == "acme"
-    assert mv.tags["clinval.protocol"] == "cxr-pneumonia@1"
+    assert mv.tags["clinval.protocol"] == f"cxr-pneumonia@{info.protocol_version}" and info.protocol_version >= 1
     assert [s.id for s in list_submissions(p, who["acme"])] == ["sub-00001"]
     assert list_submissions(p, who["globex"]) == []
     with pytest.raises(AccessDenied):
