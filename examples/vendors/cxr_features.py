@@ -143,3 +143,27 @@ def features(display: np.ndarray, spacing_mm: float, template: dict) -> list[flo
     """The classifier's input for one display image (bright = dense, values in [0, 1])."""
     r = normalised(display, spacing_mm, np.asarray(template["display_mean"]))
     return lung_features(r, template)
+
+
+def read_image(path: str, display_image) -> tuple[np.ndarray, float]:
+    """Display image (``display_image(dataset)``: each model's own reading of the pixels) and pixel spacing in mm
+    (PixelSpacing, else ImagerPixelSpacing) of one DICOM file."""
+    import pydicom
+
+    ds = pydicom.dcmread(path)
+    spacing = ds.get("PixelSpacing") or ds.get("ImagerPixelSpacing") or [0.35, 0.35]
+    return display_image(ds), float(spacing[0])
+
+
+def fit_preprocessing(paths, labels, display_image) -> dict:
+    """The normal-chest template, from the DEV cases labelled negative (part of the saved weights)."""
+    images = [read_image(p, display_image) for p, y in zip(paths, labels) if y == 0]
+    template = fit_template([x for x, _ in images], [s for _, s in images])
+    return {k: np.round(v, 5).tolist() for k, v in template.items()}
+
+
+def features_of_path(path: str, template: dict, display_image) -> list[float]:
+    """The model's features of one DICOM file."""
+    display, spacing = read_image(path, display_image)
+    return features(display, spacing, template)
+

@@ -16,7 +16,7 @@ import mlflow.pyfunc
 import numpy as np
 import pandas as pd
 
-from cxr_features import features, fit_template
+import cxr_features
 
 
 def _first(value) -> float:
@@ -43,24 +43,15 @@ def display_image(ds) -> np.ndarray:
 
 
 def read_image(path: str) -> tuple[np.ndarray, float]:
-    """Display image and pixel spacing in mm (PixelSpacing, else ImagerPixelSpacing) of one DICOM file."""
-    import pydicom
-
-    ds = pydicom.dcmread(path)
-    spacing = ds.get("PixelSpacing") or ds.get("ImagerPixelSpacing") or [0.35, 0.35]
-    return display_image(ds), float(spacing[0])
+    return cxr_features.read_image(path, display_image)
 
 
 def fit_preprocessing(paths, labels) -> dict:
-    """The normal-chest template, from the DEV cases labelled negative (part of the saved weights)."""
-    images = [read_image(p) for p, y in zip(paths, labels) if y == 0]
-    template = fit_template([x for x, _ in images], [s for _, s in images])
-    return {k: np.round(v, 5).tolist() for k, v in template.items()}
+    return cxr_features.fit_preprocessing(paths, labels, display_image)
 
 
 def features_of_path(path: str, template: dict) -> list[float]:
-    display, spacing = read_image(path)
-    return features(display, spacing, template)
+    return cxr_features.features_of_path(path, template, display_image)
 
 
 def logistic(weights: dict, x: np.ndarray) -> np.ndarray:
