@@ -111,16 +111,11 @@ def report(principal: Principal, run_id: str):
     return _report(_key(principal), principal, run_id)
 
 
-@st.cache_data(ttl=TTL, show_spinner=False)
-def _report_sha256(key, _principal, run_id: str):
-    from validation.reports import build_report, document_sha256
-
-    return document_sha256(build_report(get_platform(), _principal, run_id))
-
-
 def report_sha256(principal: Principal, run_id: str) -> str:
     """SHA-256 of the run's canonical report document as the caller sees it (what a sign-off signs)."""
-    return _report_sha256(_key(principal), principal, run_id)
+    from validation.reports import document_sha256
+
+    return document_sha256(report(principal, run_id))
 
 
 @st.cache_data(ttl=TTL, show_spinner=False)

@@ -547,6 +547,7 @@ def login_oidc(platform: Platform, *, issuer: str | None, subject: str | None, e
     AuthenticationError
         No link, or the linked user is deactivated; recorded in the audit log (without the identity).
     """
+    issuer, subject, email = (v if isinstance(v, str) else None for v in (issuer, subject, email))
     with platform.db.read() as session:
         link = None
         if issuer and subject:

@@ -58,6 +58,8 @@ def test_email_needs_the_providers_verification(world):
         accounts.login_oidc(platform, issuer=IDP, subject="x", email="kim@h02.example", email_verified="yes")
     who = accounts.login_oidc(platform, issuer=IDP, subject="x", email=" KIM@h02.EXAMPLE ", email_verified=True)
     assert who.username == "rev-h02"
+    with pytest.raises(AuthenticationError):  # claims of the wrong type are refused, not a crash
+        accounts.login_oidc(platform, issuer=IDP, subject=["x"], email={"a": 1}, email_verified=True)
 
 
 def test_deactivated_user_and_unlinked_identity_are_refused(world):
