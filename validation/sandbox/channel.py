@@ -5,10 +5,16 @@ An exchange writes one request to the harness's stdin and reads its reply (a JSO
 clock and the CPU time of every process in the sandbox. Nothing that arrives is trusted: the
 header is only parsed as JSON here; :mod:`validation.sandbox.outcome` reads codes and counts
 from it.
+
+The sandbox's CPU time (every process in it, threads and children included, measured from the
+host by :class:`~validation.sandbox.cputime.TreeCpuClock`) is read every half second during an
+exchange and once more at its end, and counts from the end of the previous exchange: CPU burnt
+between two exchanges (threads or children left running) fails the next one.
 """
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
 import selectors
@@ -19,12 +25,19 @@ import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
+from validation.sandbox.cputime import TreeCpuClock, tree_cpu_seconds
+
 __all__ = ["Channel", "Reply", "HEADER_MAX", "tree_cpu_seconds"]
 
 HEADER_MAX = 64 * 1024
 _TAIL_BYTES = 16 * 1024
 _CPU_POLL = 0.5
-_CLOCK_TICKS = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
+# Room for a whole request (10k cases are about 200 kB) in the socket and a whole reply in the
+# pipe, so that each crosses in one write instead of a ping-pong of 64 kB pieces. Best effort:
+# the kernel caps both (net.core.wmem_max, fs.pipe-max-size).
+_SOCKET_BUFFER = 4 * 1024 * 1024
+_PIPE_BUFFER = 1024 * 1024
+_READ_CHUNK = 256 * 1024
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -43,44 +56,6 @@ class Reply:
     stderr_tail: bytes
     stderr_bytes: int
     elapsed: float
-
-
-def tree_cpu_seconds(root_pid: int) -> float:
-    """CPU seconds (user + system, with reaped children) of ``root_pid`` and all its descendants.
-
-    Read from ``/proc``; processes that end between two reads are missed, which only ever
-    undercounts. Returns 0.0 where ``/proc`` is not available.
-    """
-    children: dict[int, list[int]] = {}
-    ticks: dict[int, int] = {}
-    try:
-        entries = os.listdir("/proc")
-    except OSError:
-        return 0.0
-    for name in entries:
-        if not name.isdigit():
-            continue
-        try:
-            with open(f"/proc/{name}/stat", "rb") as fh:
-                raw = fh.read()
-        except OSError:
-            continue
-        fields = raw[raw.rfind(b")") + 2 :].split()
-        try:
-            pid, ppid = int(name), int(fields[1])
-            ticks[pid] = int(fields[11]) + int(fields[12]) + int(fields[13]) + int(fields[14])
-        except (IndexError, ValueError):
-            continue
-        children.setdefault(ppid, []).append(pid)
-    total, stack, seen = 0, [root_pid], set()
-    while stack:
-        pid = stack.pop()
-        if pid in seen:
-            continue
-        seen.add(pid)
-        total += ticks.get(pid, 0)
-        stack.extend(children.get(pid, ()))
-    return total / _CLOCK_TICKS
 
 
 class Channel:
@@ -114,10 +89,19 @@ class Channel:
         finally:
             child.close()
         self._requests.setblocking(False)
+        try:
+            self._requests.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, _SOCKET_BUFFER)
+        except OSError:
+            pass
+        try:
+            fcntl.fcntl(self.proc.stdout.fileno(), fcntl.F_SETPIPE_SZ, _PIPE_BUFFER)
+        except (AttributeError, OSError):
+            pass
         self._buffer = bytearray()
         self._stdin_open = True
         self._stdout_open = True
         self._stderr_open = True
+        self._cpu = TreeCpuClock(self.proc.pid)
         self._cpu_mark = 0.0
 
     @property
@@ -143,7 +127,9 @@ class Channel:
             ``time.monotonic()`` value after which the exchange stops with ``"timeout"``.
         cpu_seconds : float
             CPU seconds the sandbox may use since the end of the previous exchange (or the
-            start); beyond that the exchange stops with ``"cpu"``.
+            start); beyond that (read every half second and at the end, with one second of
+            grace for the clock's granularity) the exchange stops with ``"cpu"``, even if a
+            reply came in.
         max_stdout_bytes, max_stderr_bytes : int
             Caps on the reply and on the model's own output during this exchange.
 
@@ -160,8 +146,9 @@ class Channel:
         header: dict | None = None
         payload = b""
         garbled = False
-        # CPU the sandbox used since the last exchange (threads left running) counts against this one.
-        next_cpu = start
+        # CPU the sandbox used since the last exchange (threads left running) counts against this one:
+        # polled during the exchange and read once more at its end.
+        next_cpu = start + _CPU_POLL
         with selectors.DefaultSelector() as sel:
             if self._stdout_open:
                 sel.register(self.proc.stdout, selectors.EVENT_READ, "stdout")
@@ -189,13 +176,13 @@ class Channel:
                     break
                 if now >= next_cpu:
                     next_cpu = now + _CPU_POLL
-                    if tree_cpu_seconds(self.proc.pid) - self._cpu_mark > cpu_seconds + 1:
+                    if self._cpu.seconds() - self._cpu_mark > cpu_seconds + 1:
                         stopped = "cpu"
                         break
                 for key, _ in sel.select(timeout=min(deadline - now, _CPU_POLL)):
                     if key.data == "stdin":
                         try:
-                            written = os.write(key.fd, pending[:65536])
+                            written = os.write(key.fd, pending)
                         except BlockingIOError:
                             continue
                         except OSError:  # the harness is gone; its end of the story is on stdout
@@ -205,7 +192,7 @@ class Channel:
                         if not pending:
                             sel.unregister(key.fileobj)
                         continue
-                    chunk = os.read(key.fd, 65536)
+                    chunk = os.read(key.fd, _READ_CHUNK)
                     if not chunk:
                         sel.unregister(key.fileobj)
                         if key.data == "stdout":
@@ -230,7 +217,11 @@ class Channel:
             if returncode is None:
                 stopped = "timeout"
         if stopped is None:
-            self._cpu_mark = tree_cpu_seconds(self.proc.pid)
+            used = self._cpu.seconds()
+            if used - self._cpu_mark > cpu_seconds + 1:
+                stopped = "cpu"
+            else:
+                self._cpu_mark = used
         return Reply(
             header=header,
             payload=payload,

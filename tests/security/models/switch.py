@@ -52,6 +52,8 @@ class SwitchModel(mlflow.pyfunc.PythonModel):
             _spin()
         if mode == "spin_thread":
             threading.Thread(target=_spin, daemon=True).start()
+        if mode == "spin_child" and os.fork() == 0:
+            _spin()
         if mode == "sleep":
             time.sleep(3600)
         if mode == "crash":
