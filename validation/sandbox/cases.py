@@ -35,9 +35,9 @@ def checked_cases(cases, path_columns: Sequence[str]):
             f"cases has no 'case_id' column; found {sorted(map(str, cases.columns))}. Add it."
         )
     ids = cases["case_id"]
-    if ids.isna().any():
+    if ids.hasnans:
         raise CaseTableError(f"cases has {int(ids.isna().sum())} missing case_id value(s); drop or fill them.")
-    n_dup = int(ids.astype(str).duplicated().sum())
+    n_dup = _n_duplicate_ids(ids)
     if n_dup:
         raise CaseTableError(f"cases has {n_dup} duplicate case_id value(s); case ids must be unique.")
     if isinstance(path_columns, str):
@@ -54,7 +54,24 @@ def checked_cases(cases, path_columns: Sequence[str]):
                     f"path column {column!r} row {i} is absolute or contains '..'; "
                     "give paths relative to input_root."
                 )
+    if cases.index.equals(pd.RangeIndex(len(cases))):
+        return cases
     return cases.reset_index(drop=True)
+
+
+def _n_duplicate_ids(ids) -> int:
+    """How many ids repeat an earlier one once written as text (``1`` and ``"1"`` are one id).
+
+    Two strings, or two integers, are the same id exactly when their texts are, so a string or
+    integer column that pandas finds unique (a hash table, no text made) has no duplicate; any
+    other column, or one with a repeat, is counted on its text as always.
+    """
+    import pandas as pd
+
+    dtype = ids.dtype
+    if (isinstance(dtype, pd.StringDtype) or pd.api.types.is_integer_dtype(dtype)) and ids.is_unique:
+        return 0
+    return int(ids.astype(str).duplicated().sum())
 
 
 def check_inputs_exist(input_root: Path, frame, path_columns: Sequence[str]) -> None:

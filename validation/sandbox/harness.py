@@ -20,7 +20,7 @@ import re
 import sys
 import traceback
 
-__all__ = ["check_predictions", "describe_problem", "error_name", "main"]
+__all__ = ["check_predictions", "checked_scores", "describe_problem", "error_name", "id_values", "main", "same_ids"]
 
 _KIND_OF_ERROR = {
     "MemoryError": "memory",
@@ -67,7 +67,20 @@ def check_predictions(output, expected_ids):
     problem : dict or None
         What is wrong, as a code and counts (see :func:`describe_problem`); never data values.
     """
-    import numpy as np
+    import pandas as pd
+
+    scores, problem = checked_scores(output, expected_ids)
+    if problem is not None:
+        return None, problem
+    return pd.DataFrame({"case_id": id_values(expected_ids), "score": scores}), None
+
+
+def checked_scores(output, expected_ids):
+    """:func:`check_predictions` without the frame: ``(scores, problem)``.
+
+    ``scores`` is a float64 array of shape (n_cases,) in the batch's order, or None with the
+    problem.
+    """
     import pandas as pd
 
     if not isinstance(output, pd.DataFrame):
@@ -76,10 +89,9 @@ def check_predictions(output, expected_ids):
     if missing_cols:
         return None, {"code": "missing_columns", "columns": missing_cols, "n_columns": len(output.columns)}
     got = output["case_id"]
-    want = expected_ids.to_numpy(dtype=object)
-    if len(got) == len(want) and np.array_equal(got.to_numpy(dtype=object), want):
+    if same_ids(got, expected_ids):
         # The usual answer: the batch's own ids, in order (so none null, duplicated, missing or extra).
-        return _checked_scores(output["score"], expected_ids, None)
+        return _checked_scores(output["score"], None)
     if got.isna().any():
         return None, {"code": "null_ids", "n": int(got.isna().sum())}
     got_keys = got.astype(str)
@@ -93,18 +105,79 @@ def check_predictions(output, expected_ids):
     n_missing = len(want_set - got_set)
     if n_extra or n_missing:
         return None, {"code": "id_mismatch", "n_missing": n_missing, "n_extra": n_extra, "n_batch": len(want_set)}
-    return _checked_scores(output["score"], expected_ids, (got_keys.tolist(), want_keys.tolist()))
+    return _checked_scores(output["score"], (got_keys.tolist(), want_keys.tolist()))
 
 
-def _checked_scores(score, expected_ids, keys):
-    """The score column checked (numeric, finite, in [0, 1]) and put in the batch's order; ``keys`` is ``(got,
-    wanted)`` id lists when the output's order may differ, None when it is the batch's own."""
+def same_ids(got, want):
+    """True if ``got`` holds ``want``'s values in ``want``'s order, element by element (``==``).
+
+    Exactly ``numpy.array_equal`` of the two columns as object arrays; when both columns have
+    the same string dtype (Arrow or Python storage) or the same numeric numpy dtype, and ``want``
+    has no missing value, the comparison is made on the column's own storage instead, which
+    gives the same answer without making a Python object per value.
+
+    Parameters
+    ----------
+    got, want : pandas.Series of shape (n_cases,)
+
+    Returns
+    -------
+    bool
+    """
+    import numpy as np
+    import pandas as pd
+
+    if len(got) != len(want):
+        return False
+    dtype = want.dtype
+    if isinstance(got, pd.Series) and got.dtype == dtype and not want.hasnans:
+        if isinstance(dtype, pd.StringDtype):
+            # Same dtype, no missing value in want: equal storage means equal strings in order.
+            return bool(got.array.equals(want.array))
+        if isinstance(dtype, np.dtype) and dtype.kind in "biuf":
+            return bool(np.array_equal(got.to_numpy(), want.to_numpy()))
+    return bool(np.array_equal(got.to_numpy(dtype=object), want.to_numpy(dtype=object)))
+
+
+def id_values(ids):
+    """``ids.to_numpy()`` for a new frame's ``case_id`` column, or the column's own array when that
+    gives the frame the very same column (a string column of the dtype pandas infers for text).
+
+    Parameters
+    ----------
+    ids : pandas.Series
+        Case ids without missing values.
+    """
+    import pandas as pd
+
+    if ids.dtype == _inferred_text_dtype():
+        return ids.array
+    return ids.to_numpy()
+
+
+_TEXT_DTYPE = []
+
+
+def _inferred_text_dtype():
+    """The dtype pandas gives a new frame's column made from an object array of strings."""
+    if not _TEXT_DTYPE:
+        import numpy as np
+        import pandas as pd
+
+        _TEXT_DTYPE.append(pd.DataFrame({"c": np.array(["x"], dtype=object)})["c"].dtype)
+    return _TEXT_DTYPE[0]
+
+
+def _checked_scores(score, keys):
+    """The score column copied, checked (numeric, finite, in [0, 1]) and put in the batch's order; ``keys`` is
+    ``(got, wanted)`` id lists when the output's order may differ, None when it is the batch's own."""
     import numpy as np
     import pandas as pd
 
     if not (pd.api.types.is_numeric_dtype(score) and not pd.api.types.is_bool_dtype(score)):
         return None, {"code": "bad_dtype", "dtype": str(score.dtype)}
-    values = score.to_numpy(dtype=np.float64, na_value=np.nan)
+    # A copy, so that what is checked is what is sent (a model's thread cannot change it after the check).
+    values = np.array(score.to_numpy(dtype=np.float64, na_value=np.nan), dtype=np.float64, copy=True)
     n_nonfinite = int((~np.isfinite(values)).sum())
     if n_nonfinite:
         return None, {"code": "nonfinite", "n": n_nonfinite}
@@ -117,8 +190,7 @@ def _checked_scores(score, expected_ids, keys):
     else:
         by_key = dict(zip(got_list, values.tolist()))
         ordered = np.array([by_key[k] for k in want_list], dtype=np.float64)
-    frame = pd.DataFrame({"case_id": expected_ids.to_numpy(), "score": ordered})
-    return frame, None
+    return ordered, None
 
 
 def _count(problem, key):
@@ -230,23 +302,27 @@ def _serve(model, request, body, config):
     import time
 
     import numpy as np
+    import pandas as pd
 
     cases, batch_size = _read_cases(request, body, config)
+    # One batch of the whole request (the usual case) is the table itself, as it has the index
+    # iloc + reset_index would give it.
+    whole = len(cases) <= batch_size and cases.index.equals(pd.RangeIndex(len(cases)))
     scores = []
     spent = 0.0
     for start in range(0, len(cases), batch_size):
-        batch = cases.iloc[start : start + batch_size].reset_index(drop=True)
+        batch = cases if whole else cases.iloc[start : start + batch_size].reset_index(drop=True)
         began = time.perf_counter()
         try:
             output = model.predict(batch.copy())
         except BaseException as exc:  # noqa: BLE001
             raise _as_failure("predict", exc) from exc
         spent += time.perf_counter() - began
-        frame, problem = check_predictions(output, batch["case_id"])
+        values, problem = checked_scores(output, batch["case_id"])
         if problem is not None:
             raise HarnessFailure("validate", "output", problem=problem, row=start)
-        scores.append(frame["score"].to_numpy(dtype=np.float64))
-    values = np.concatenate(scores) if scores else np.empty(0, dtype=np.float64)
+        scores.append(values)
+    values = scores[0] if len(scores) == 1 else np.concatenate(scores) if scores else np.empty(0, dtype=np.float64)
     payload = values.astype("<f8").tobytes()
     header = {"status": "ok", "seq": request.get("seq"), "n_rows": len(values), "nbytes": len(payload),
               "predict_seconds": spent}

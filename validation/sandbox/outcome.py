@@ -96,7 +96,7 @@ def _check_scores(payload: bytes, frame):
     import numpy as np
     import pandas as pd
 
-    from validation.sandbox.harness import describe_problem
+    from validation.sandbox.harness import describe_problem, id_values
 
     scores = np.frombuffer(payload, dtype="<f8").astype(np.float64)
     n_nonfinite = int((~np.isfinite(scores)).sum())
@@ -105,7 +105,7 @@ def _check_scores(payload: bytes, frame):
     n_out = int(((scores < 0.0) | (scores > 1.0)).sum())
     if n_out:
         return None, describe_problem({"code": "out_of_range", "n": n_out})
-    return pd.DataFrame({"case_id": frame["case_id"].to_numpy(), "score": scores}), None
+    return pd.DataFrame({"case_id": id_values(frame["case_id"]), "score": scores}), None
 
 
 def decode_status(returncode: int | None) -> tuple[int | None, int | None]:

@@ -36,6 +36,8 @@ def scrub_text(text: str, *, case_ids: Iterable[str] = (), paths: Iterable[str] 
     >>> scrub_text("case P-17 scored 0.93", case_ids=["P-17"])
     'case <case_id> scored <n>'
     """
+    if not text:
+        return text
     for prefix in paths:
         if prefix:
             text = re.sub(re.escape(prefix) + r"[^\s'\"]*", "<path>", text)

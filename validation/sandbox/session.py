@@ -297,18 +297,20 @@ class SandboxSession:
         check_inputs_exist(root, frame, path_columns)
         if self.isolation == "bwrap" and os.geteuid() == 0:
             check_inputs_readable(root, frame, path_columns)
-        started = self.start()
-        if not started.ok:
-            return started
+        if not self._ready:
+            started = self.start()
+            if not started.ok:
+                return started
         self._requests += 1
         sink = pa.BufferOutputStream()
         table = pa.Table.from_pandas(frame, preserve_index=False)
         with pa.ipc.new_stream(sink, table.schema) as writer:
             writer.write_table(table)
-        body = sink.getvalue().to_pybytes()
-        head = {"seq": self._requests, "nbytes": len(body), "input": input_name,
+        body = sink.getvalue()
+        head = {"seq": self._requests, "nbytes": body.size, "input": input_name,
                 "path_columns": list(path_columns), "batch_size": batch_size}
-        request = json.dumps(head).encode("utf-8") + b"\n" + body
+        request = bytearray(json.dumps(head).encode("utf-8") + b"\n")
+        request += memoryview(body)
         wall = self.limits.wall_seconds
         reply = self._channel.exchange(
             request,
