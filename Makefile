@@ -24,11 +24,20 @@ help:
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 
+# Modules with a .pxd beside them are compiled by setup.py (see datasets/deid/_accel.py); when one of their
+# sources changes, the install rebuilds them (an import would otherwise fall back to pure Python with a warning).
+COMPILED_SOURCES := setup.py $(wildcard datasets/deid/*.pxd) $(patsubst %.pxd,%.py,$(wildcard datasets/deid/*.pxd))
+EXT_STAMP := $(VENV)/.stamp-clinval-compiled
+
 $(STAMP): pyproject.toml | $(BIN)/python
 	$(BIN)/python -m pip install --quiet --editable '.[test]'
-	touch $(STAMP)
+	touch $(STAMP) $(EXT_STAMP)
 
-setup: $(STAMP)
+$(EXT_STAMP): $(STAMP) $(COMPILED_SOURCES)
+	$(BIN)/python -m pip install --quiet --no-deps --editable .
+	touch $(EXT_STAMP)
+
+setup: $(STAMP) $(EXT_STAMP)
 
 demo: setup
 	$(BIN)/clinval demo
@@ -49,4 +58,4 @@ examples: setup
 	$(BIN)/python examples/vendors/vendor_kit.py --build-corpus examples/build
 
 clean:
-	rm -rf $(VENV) .pytest_cache .hypothesis
+	rm -rf $(VENV) .pytest_cache .hypothesis build datasets/deid/*.so datasets/deid/_compiled.json

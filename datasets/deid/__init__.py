@@ -12,9 +12,14 @@ Whatever cannot be cleaned is returned as a :class:`Quarantined` record with a
 reason code and a PHI-free explanation; nothing raises on bad input data.
 """
 
-from datasets.deid.dicom import METHOD_CODES, DicomResult, deidentify_dicom
-from datasets.deid.errors import DeidError, OptionsError, ProfileError, SecretError
-from datasets.deid.fhir import (
+from datasets.deid._accel import Implementation, implementation
+from datasets.deid._accel import install as _install_compiled_or_pure
+
+_install_compiled_or_pure()  # before the first import of a module that may be compiled (see _accel)
+
+from datasets.deid.dicom import METHOD_CODES, DicomResult, deidentify_dicom  # noqa: E402
+from datasets.deid.errors import DeidError, OptionsError, ProfileError, SecretError  # noqa: E402
+from datasets.deid.fhir import (  # noqa: E402
     AGE_BAND_EXTENSION_URL,
     FhirOptions,
     FhirPatient,
@@ -23,7 +28,7 @@ from datasets.deid.fhir import (
     deidentify_fhir_resource,
     deidentify_ndjson,
 )
-from datasets.deid.profile import (
+from datasets.deid.profile import (  # noqa: E402
     SUPPORTED_SOP_CLASSES,
     Action,
     DeidOptions,
@@ -32,8 +37,8 @@ from datasets.deid.profile import (
     load_profile,
     resolve_basic_action,
 )
-from datasets.deid.pseudonym import Pseudonymizer
-from datasets.deid.quarantine import Quarantined, QuarantineReason
+from datasets.deid.pseudonym import Pseudonymizer  # noqa: E402
+from datasets.deid.quarantine import Quarantined, QuarantineReason  # noqa: E402
 
 __all__ = [
     "AGE_BAND_EXTENSION_URL",
@@ -44,6 +49,7 @@ __all__ = [
     "FhirOptions",
     "FhirPatient",
     "FhirResult",
+    "Implementation",
     "METHOD_CODES",
     "OptionsError",
     "ProfileError",
@@ -58,6 +64,7 @@ __all__ = [
     "deidentify_dicom",
     "deidentify_fhir_resource",
     "deidentify_ndjson",
+    "implementation",
     "load_profile",
     "resolve_basic_action",
 ]

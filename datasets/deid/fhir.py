@@ -61,7 +61,7 @@ import gc
 import re
 import zlib
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from datasets.deid.dates import age_band, age_in_years, shift_fhir_date
@@ -73,6 +73,7 @@ from datasets.deid.quarantine import Quarantined, QuarantineReason
 
 __all__ = [
     "AGE_BAND_EXTENSION_URL",
+    "MAX_DEPTH_LIMIT",
     "PSEUDED_SECURITY",
     "SAFE_EXTENSIONS",
     "FhirOptions",
@@ -98,6 +99,8 @@ SAFE_EXTENSIONS: frozenset[str] = frozenset(
     }
 )
 
+MAX_DEPTH_LIMIT = 128  # largest FhirOptions.max_depth (the walk recurses up to ~4 frames per level)
+_MAX_HARVEST_DEPTH = 128  # nesting of a Patient element beyond which harvesting its PHI tokens gives up
 _DROP = object()
 _ID = re.compile(r"^[A-Za-z0-9\-.]{1,64}$")
 _TYPE = re.compile(r"^[A-Z][A-Za-z]{1,63}$")
@@ -227,7 +230,7 @@ def _generic_plan(keys: tuple, ks: frozenset) -> tuple:
     display_only = "display" in ks and not is_ref and "code" not in ks and "system" not in ks
     # a Reference carrying only a display (a person's or an institution's name): the element stays valid
     # but says nothing
-    acts = tuple(_DISPLAY_NONE if display_only and k == "display" else _object_action(k) for k in keys)
+    acts = tuple([_DISPLAY_NONE if display_only and k == "display" else _object_action(k) for k in keys])
     return (is_ref or display_only, "contentType" in ks, acts)
 
 
@@ -253,7 +256,9 @@ class FhirOptions:
         With ``validate="sample"``, one resource in this many (chosen by a hash
         of its output id, so the choice is deterministic).
     max_depth : int, default 64
-        JSON nesting deeper than this quarantines the resource.
+        JSON nesting deeper than this quarantines the resource; at most
+        :data:`MAX_DEPTH_LIMIT`, so that the walk stays far from the interpreter's
+        recursion limit and quarantines alike whether its module is compiled or not.
     """
 
     age_bands: tuple[int, ...] = (0, 18, 30, 40, 50, 60, 70, 80, 90)
@@ -268,8 +273,8 @@ class FhirOptions:
             raise OptionsError(f"validate must be 'sample', 'all' or 'none', got {self.validate!r}")
         if not isinstance(self.validation_sample, int) or self.validation_sample < 1:
             raise OptionsError(f"validation_sample must be a positive int, got {self.validation_sample!r}")
-        if not isinstance(self.max_depth, int) or self.max_depth < 4:
-            raise OptionsError(f"max_depth must be an int >= 4, got {self.max_depth!r}")
+        if not isinstance(self.max_depth, int) or not 4 <= self.max_depth <= MAX_DEPTH_LIMIT:
+            raise OptionsError(f"max_depth must be an int in [4, {MAX_DEPTH_LIMIT}], got {self.max_depth!r}")
         bands = tuple(self.age_bands)
         if not bands or bands[0] != 0 or any(b <= a for a, b in zip(bands, bands[1:])):
             raise OptionsError(f"age_bands must be strictly ascending lower bounds starting at 0, got {bands!r}")
@@ -329,16 +334,22 @@ class _Stop(Exception):
         self.detail = detail
 
 
-@dataclass(slots=True)
 class _Patient:
-    pseudonym: str
-    shift: int
-    scanner: FreeTextScanner
-    gender: str = ""
-    birth: _dt.date | None = None
-    latest: str = ""
-    outputs: list = field(default_factory=list)
-    dates: dict = field(default_factory=dict)  # full-date string -> shifted (memo; no key dependence)
+    """What the walk knows of one patient: pseudonym, date shift, PHI scanner, and what it gathered so far."""
+
+    __slots__ = ("pseudonym", "shift", "scanner", "gender", "birth", "latest", "outputs", "dates")
+
+    def __init__(
+        self, *, pseudonym: str, shift: int, scanner: FreeTextScanner, gender: str = "", birth: _dt.date | None = None
+    ) -> None:
+        self.pseudonym = pseudonym
+        self.shift = shift
+        self.scanner = scanner
+        self.gender = gender
+        self.birth = birth
+        self.latest = ""  # latest full date seen (YYYY-MM-DD), for the default age reference
+        self.outputs: list[dict] = []  # the de-identified Patient resources (the age band is added at the end)
+        self.dates: dict[str, str] = {}  # full-date string -> shifted (memo; no key dependence)
 
 
 _NO_LOCAL: dict[str, str] = {}  # no contained resources (never written)
@@ -396,19 +407,29 @@ def _is_pseuded(resource: dict) -> bool:
     )
 
 
+def _has_pseuded_code(security: Any) -> bool:
+    """Whether a ``meta.security`` list already holds a ``PSEUDED`` label (any system)."""
+    for s in security:
+        if isinstance(s, dict) and s.get("code") == "PSEUDED":
+            return True
+    return False
+
+
 def _harvest(patient: dict) -> list[str]:
     """PHI tokens of a Patient resource for the free-text scanner."""
     tokens: list[str] = []
 
-    def strings(v: Any) -> Iterable[str]:
+    def strings(v: Any, depth: int = 0) -> Iterable[str]:
+        if depth > _MAX_HARVEST_DEPTH:  # a fixed bound, not the interpreter's: same outcome compiled or not
+            raise RecursionError("a Patient element is nested too deeply")
         if isinstance(v, str):
             yield v
         elif isinstance(v, list):
             for x in v:
-                yield from strings(x)
+                yield from strings(x, depth + 1)
         elif isinstance(v, dict):
             for x in v.values():
-                yield from strings(x)
+                yield from strings(x, depth + 1)
 
     for name in patient.get("name") or ():
         if isinstance(name, dict):
@@ -621,11 +642,14 @@ class _Engine:
         shape = (rtype, *res)
         acts = _RESOURCE_PLANS.get(shape)
         if acts is None:
-            acts = tuple(_resource_action(rtype, k) for k in shape[1:])
+            acts = tuple([_resource_action(rtype, k) for k in shape[1:]])
             if len(_RESOURCE_PLANS) < _PLAN_CACHE_MAX:
                 _RESOURCE_PLANS[shape] = acts
         out: dict[str, Any] = {"resourceType": rtype}
-        for k, act, v in zip(res, acts, res.values()):
+        i = 0
+        for k, v in res.items():
+            act = acts[i]
+            i += 1
             if act <= _NOSCAN:  # _TEXT, _SCAN or _NOSCAN
                 t = type(v)
                 if t is str:
@@ -663,7 +687,7 @@ class _Engine:
             out["meta"] = {"security": [dict(PSEUDED_SECURITY)]}
         else:
             sec = meta.setdefault("security", [])
-            if not already or not any(isinstance(s, dict) and s.get("code") == "PSEUDED" for s in sec):
+            if not already or not _has_pseuded_code(sec):
                 sec.append(dict(PSEUDED_SECURITY))
         if rtype == "Patient" and top:
             pat.outputs.append(out)
@@ -809,7 +833,10 @@ class _Engine:
             return self.resource(d, pat, depth, top=False)
         _, is_ref, is_attachment, acts = plan
         out: dict[str, Any] = {}
-        for k, act, v in zip(shape, acts, d.values()):
+        i = 0
+        for k, v in d.items():
+            act = acts[i]
+            i += 1
             if act == _SKIP:
                 continue
             t = type(v)

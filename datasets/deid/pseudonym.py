@@ -34,6 +34,23 @@ __all__ = ["Pseudonymizer", "MIN_SECRET_BYTES"]
 MIN_SECRET_BYTES = 16
 _UID_ROOT = "2.25."
 _B32_LEN = 24  # 15 bytes -> 24 base32 characters, no padding
+_B32_LOWER = b"abcdefghijklmnopqrstuvwxyz234567"  # RFC 4648 base32 alphabet, lower case
+
+
+def _b32_lower(raw: bytes) -> str:
+    """``base64.b32encode(raw).decode("ascii").lower()`` for ``len(raw)`` a multiple of 5 (no padding).
+
+    Five bytes at a time as one 40-bit number, eight 5-bit digits each (RFC 4648 section 6); the generic
+    codec of :mod:`base64` is pure Python and several times slower on the 15-byte tokens made here.
+    """
+    out = bytearray(len(raw) // 5 * 8)
+    j = 0
+    for i in range(0, len(raw) - 4, 5):
+        chunk = int.from_bytes(raw[i:i + 5], "big")
+        for shift in range(35, -1, -5):
+            out[j] = _B32_LOWER[(chunk >> shift) & 31]
+            j += 1
+    return out.decode("ascii")
 
 
 class Pseudonymizer:
@@ -113,7 +130,7 @@ class Pseudonymizer:
             return hit
         body = self._mac(domain, *parts)[:12]
         tag = self._tag(domain, body, 3)
-        out = base64.b32encode(body + tag).decode("ascii").lower()
+        out = _b32_lower(body + tag)
         if len(self._token_cache) < 1_000_000:
             self._token_cache[cache_key] = out
         return out
