@@ -35,9 +35,11 @@ def checked_cases(cases, path_columns: Sequence[str]):
             f"cases has no 'case_id' column; found {sorted(map(str, cases.columns))}. Add it."
         )
     ids = cases["case_id"]
-    if ids.hasnans:
-        raise CaseTableError(f"cases has {int(ids.isna().sum())} missing case_id value(s); drop or fill them.")
-    n_dup = _n_duplicate_ids(ids)
+    text = _arrow_text(ids)
+    n_missing = text.null_count if text is not None else int(ids.isna().sum()) if ids.hasnans else 0
+    if n_missing:
+        raise CaseTableError(f"cases has {n_missing} missing case_id value(s); drop or fill them.")
+    n_dup = _n_duplicate_ids(ids, text)
     if n_dup:
         raise CaseTableError(f"cases has {n_dup} duplicate case_id value(s); case ids must be unique.")
     if isinstance(path_columns, str):
@@ -59,18 +61,35 @@ def checked_cases(cases, path_columns: Sequence[str]):
     return cases.reset_index(drop=True)
 
 
-def _n_duplicate_ids(ids) -> int:
-    """How many ids repeat an earlier one once written as text (``1`` and ``"1"`` are one id).
-
-    Two strings, or two integers, are the same id exactly when their texts are, so a string or
-    integer column that pandas finds unique (a hash table, no text made) has no duplicate; any
-    other column, or one with a repeat, is counted on its text as always.
-    """
+def _arrow_text(ids):
+    """The Arrow array behind a pyarrow-backed string column (missing values are its nulls), else None."""
     import pandas as pd
 
     dtype = ids.dtype
-    if (isinstance(dtype, pd.StringDtype) or pd.api.types.is_integer_dtype(dtype)) and ids.is_unique:
-        return 0
+    if isinstance(dtype, pd.StringDtype) and dtype.storage == "pyarrow":
+        return ids.array.__arrow_array__()
+    return None
+
+
+def _n_duplicate_ids(ids, text=None) -> int:
+    """How many ids (none missing) repeat an earlier one once written as text (``1`` and ``"1"`` are one id).
+
+    Two strings, or two integers, are the same id exactly when their texts are, so a string or
+    integer column found unique by a hash table (Arrow's for ``text``, the Arrow array of a
+    string column, else pandas'), without making any text, has no duplicate; any other column,
+    or one with a repeat, is counted on its text as always.
+    """
+    import pandas as pd
+
+    if text is not None:
+        import pyarrow.compute as pc
+
+        if len(pc.unique(text)) == len(ids):
+            return 0
+    else:
+        dtype = ids.dtype
+        if (isinstance(dtype, pd.StringDtype) or pd.api.types.is_integer_dtype(dtype)) and ids.is_unique:
+            return 0
     return int(ids.astype(str).duplicated().sum())
 
 

@@ -99,11 +99,11 @@ def _check_scores(payload: bytes, frame):
     from validation.sandbox.harness import describe_problem, id_values
 
     scores = np.frombuffer(payload, dtype="<f8").astype(np.float64)
-    n_nonfinite = int((~np.isfinite(scores)).sum())
-    if n_nonfinite:
-        return None, describe_problem({"code": "nonfinite", "n": n_nonfinite})
-    n_out = int(((scores < 0.0) | (scores > 1.0)).sum())
-    if n_out:
+    if not ((scores >= 0.0) & (scores <= 1.0)).all():  # NaN and infinities fail too
+        n_nonfinite = int((~np.isfinite(scores)).sum())
+        if n_nonfinite:
+            return None, describe_problem({"code": "nonfinite", "n": n_nonfinite})
+        n_out = int(((scores < 0.0) | (scores > 1.0)).sum())
         return None, describe_problem({"code": "out_of_range", "n": n_out})
     return pd.DataFrame({"case_id": id_values(frame["case_id"]), "score": scores}), None
 
