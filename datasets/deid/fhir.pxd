@@ -61,7 +61,7 @@ cdef class _Engine:
     cdef bint is_our_id(self, rtype, rid) except -1
     cpdef reference(self, ref, dict local)
     cdef _reference(self, ref, dict local)
-    @cython.locals(i=Py_ssize_t, act=Py_ssize_t, acts=tuple, out=dict, local=dict, shape=tuple)
+    @cython.locals(i=Py_ssize_t, act=Py_ssize_t, acts=tuple, out=dict, local=dict, shape=tuple, sv=str)
     cpdef dict resource(self, res, _Patient pat, Py_ssize_t depth=*, bint top=*)
     cdef dict _contained(self, c, _Patient pat, dict local, Py_ssize_t depth)
     @cython.locals(out=dict)
@@ -71,7 +71,7 @@ cdef class _Engine:
     cdef array(self, key, list v, _Patient pat, dict local, Py_ssize_t depth)
     cdef string(self, key, str v, _Patient pat)
     @cython.locals(i=Py_ssize_t, act=Py_ssize_t, acts=tuple, shape=tuple, plan=tuple, kind=Py_ssize_t,
-                   is_ref=bint, is_attachment=bint, shared=bint)
+                   is_ref=bint, is_attachment=bint, shared=bint, sv=str)
     cdef obj(self, key, dict d, _Patient pat, dict local, Py_ssize_t depth)
     cdef member(self, k, v, _Patient pat, dict local, Py_ssize_t depth, bint is_ref, bint is_attachment)
     cdef extensions(self, v, _Patient pat, dict local, Py_ssize_t depth)

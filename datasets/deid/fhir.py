@@ -653,8 +653,9 @@ class _Engine:
             if act <= _NOSCAN:  # _TEXT, _SCAN or _NOSCAN
                 t = type(v)
                 if t is str:
-                    if act == _TEXT and not v[:1].isdigit():
-                        nv = pat.scanner.clean(v)
+                    sv = v  # the same string, typed str in the compiled build (fhir.pxd)
+                    if act == _TEXT and not (sv and sv[0].isdigit()):
+                        nv = pat.scanner.clean(sv)
                     else:
                         nv = v if act == _NOSCAN else self.string(k, v, pat)
                 elif t is dict:
@@ -748,7 +749,7 @@ class _Engine:
             return v
         if key == "uid":  # ImagingStudy series/instance UIDs: the same pseudonym DICOM gets
             return self.pseudo.uid(v) if len(v) <= 64 and _DICOM_UID.match(v) else _DROP
-        if not v[:1].isdigit():  # not a date: blank date fields go, everything else is free text
+        if not (v and v[0].isdigit()):  # not a date: blank date fields go, everything else is free text
             if (not v or v.isspace()) and self._date_key(key):
                 return _DROP
             return pat.scanner.clean(v)
@@ -841,8 +842,9 @@ class _Engine:
                 continue
             t = type(v)
             if t is str and act <= _NOSCAN:
-                if act == _TEXT and not v[:1].isdigit():
-                    nv = pat.scanner.clean(v)
+                sv = v  # the same string, typed str in the compiled build (fhir.pxd)
+                if act == _TEXT and not (sv and sv[0].isdigit()):
+                    nv = pat.scanner.clean(sv)
                 elif act == _NOSCAN:
                     nv = v
                 else:

@@ -25,6 +25,6 @@ cdef class Pseudonymizer:
     cpdef resource_id(self, site, resource_type, resource_id)
     cpdef bint is_resource_id(self, value) except -1
     cpdef identifier_value(self, site, system, value)
-    @cython.locals(cache_key=tuple)
+    @cython.locals(cache_key=tuple, body=bytearray, h=str)
     cpdef uuid(self, site, value)
     cpdef bint is_pseudonym_uuid(self, value) except -1
