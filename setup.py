@@ -8,7 +8,8 @@ of truth; the ``.pxd`` only adds static types. The build records the sha256 of e
 (``datasets/deid/_accel.py`` falls back to the pure modules, with a warning).
 
 If Cython is missing or compilation fails (no C compiler, no Python headers), the install still succeeds
-with the pure-Python modules and says so loudly.
+with the pure-Python modules and says so: in the build output, and (the record then says the build failed)
+with a warning at every import.
 """
 
 from __future__ import annotations
@@ -46,12 +47,20 @@ def _sha256(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
+def _record_failure(directory: Path, why: str) -> None:
+    """Write a build record that says compilation failed: each import then warns that pure Python is used."""
+    record = {"failed": why, "python": sys.version.split()[0], "modules": {}}
+    directory.mkdir(parents=True, exist_ok=True)
+    (directory / MANIFEST).write_text(json.dumps(record, indent=1, sort_keys=True) + "\n", encoding="utf-8")
+
+
 def _extensions() -> list:
     try:
         from Cython.Build import cythonize
     except ImportError:
         _banner("Cython is not installed: the FHIR de-identification modules stay pure Python (slower). "
                 "Install with build isolation (the default) to compile them.")
+        _record_failure(ROOT / PACKAGE_DIR, "Cython was not installed")
         return []
     from setuptools import Extension
 
@@ -62,6 +71,7 @@ def _extensions() -> list:
         return cythonize(exts, build_dir="build/cython", compiler_directives=DIRECTIVES, quiet=True)
     except Exception as exc:  # a Cython error must not make the package uninstallable
         _banner(f"Cython could not translate the modules ({type(exc).__name__}: {exc}); pure Python is used.")
+        _record_failure(ROOT / PACKAGE_DIR, f"Cython failed ({type(exc).__name__})")
         return []
 
 
@@ -76,12 +86,18 @@ class BuildCompiledOrPure(build_ext):
     def run(self) -> None:
         if not self.extensions:
             return
+        inplace = self.inplace
         try:
             super().run()
         except Exception as exc:  # no compiler, no headers, a compiler error: keep the pure modules
+            self.inplace = inplace  # setuptools clears it while building and restores it only on success
             self._forget_binaries()
             _banner(f"compiling the de-identification modules failed ({type(exc).__name__}: {exc}); "
                     "the pure-Python modules are used (correct, about 1.5x slower).")
+            for _, built, in_tree in self._outputs()[:1]:
+                for where in (built, in_tree):
+                    if where is not None:
+                        _record_failure(where.parent, f"compilation failed ({type(exc).__name__})")
             return
         self._write_manifests()
 

@@ -13,7 +13,7 @@ them together (the compiled modules share C-level types, so they are never mixed
   source still has the hash it was built from;
 * **pure Python** otherwise: silently when nothing was built or ``CLINVAL_PURE_PYTHON=1`` is set, and with
   a :class:`RuntimeWarning` when binaries exist but do not match the sources (a ``.py`` changed after the
-  build: importing the binary would run old code).
+  build: importing the binary would run old code) or when the record says compilation failed at install.
 
 :func:`implementation` says which one is in use and why.
 """
@@ -47,15 +47,16 @@ class Implementation:
     reason : str
         Why (for example ``"compiled"``, ``"not compiled (no build record)"`` or
         ``"fhir.py changed since the build"``).
-    stale : bool
-        True when binaries exist but do not match their sources (the pure modules are used).
+    degraded : bool
+        True when a build was made but cannot be used (binaries stale or incomplete, or compilation failed
+        at install): the pure modules are used and a :class:`RuntimeWarning` says why.
     modules : tuple of str
         The modules concerned (those with a ``.pxd``), e.g. ``("dates", "fhir", ...)``.
     """
 
     compiled: bool
     reason: str
-    stale: bool = False
+    degraded: bool = False
     modules: tuple[str, ...] = ()
 
     @property
@@ -85,13 +86,17 @@ def _decide(directory: Path = _HERE, environ: dict | None = None) -> Implementat
     if not record.exists():
         if binaries:
             return Implementation(compiled=False, reason=f"binaries without the build record {MANIFEST}",
-                                  stale=True, modules=modules)
+                                  degraded=True, modules=modules)
         return Implementation(compiled=False, reason="not compiled (no build record)", modules=modules)
     try:
-        built = json.loads(record.read_text("utf-8"))["modules"]
+        doc = json.loads(record.read_text("utf-8"))
+        built = doc["modules"]
     except (OSError, ValueError, KeyError, TypeError):
-        return Implementation(compiled=False, reason=f"unreadable build record {MANIFEST}", stale=True,
+        return Implementation(compiled=False, reason=f"unreadable build record {MANIFEST}", degraded=True,
                               modules=modules)
+    if doc.get("failed"):
+        return Implementation(compiled=False, reason=f"the install could not compile them: {doc['failed']}",
+                              degraded=True, modules=modules)
     problems: list[str] = []
     for m in modules:
         entry = built.get(m)
@@ -108,7 +113,7 @@ def _decide(directory: Path = _HERE, environ: dict | None = None) -> Implementat
             if not path.is_file() or _sha256(path) != digest:
                 problems.append(f"{src} changed since the build")
     if problems:
-        return Implementation(compiled=False, reason="; ".join(problems), stale=True, modules=modules)
+        return Implementation(compiled=False, reason="; ".join(problems), degraded=True, modules=modules)
     return Implementation(compiled=True, reason="compiled", modules=modules)
 
 
@@ -128,9 +133,9 @@ def implementation() -> Implementation:
     global _decision
     if _decision is None:
         decision = _decide()
-        if decision.stale:
+        if decision.degraded:
             warnings.warn(
-                f"datasets.deid: the compiled modules do not match their sources ({decision.reason}); "
+                f"datasets.deid: the compiled modules cannot be used ({decision.reason}); "
                 "using the pure-Python modules (correct but slower). Rebuild them with "
                 "`pip install --no-deps --editable .` (or `make setup`).",
                 RuntimeWarning,

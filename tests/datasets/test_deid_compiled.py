@@ -100,12 +100,12 @@ def test_decision_refuses_stale_or_foreign_binaries(tmp_path):
 
     pkg = _fake_build(tmp_path / "pkg")
     ok = _decide(pkg, environ={})
-    assert ok.compiled and not ok.stale and ok.modules == ("mod",)
+    assert ok.compiled and not ok.degraded and ok.modules == ("mod",)
     assert not _decide(pkg, environ={"CLINVAL_PURE_PYTHON": "1"}).compiled
     assert _decide(pkg, environ={"CLINVAL_PURE_PYTHON": "0"}).compiled
     (pkg / "mod.py").write_text("X = 2\n")
     stale = _decide(pkg, environ={})
-    assert not stale.compiled and stale.stale and "mod.py changed since the build" in stale.reason
+    assert not stale.compiled and stale.degraded and "mod.py changed since the build" in stale.reason
     pkg = _fake_build(tmp_path / "pkg2")
     (pkg / "mod.pxd").write_text("cdef long X\n")
     assert "mod.pxd changed" in _decide(pkg, environ={}).reason
@@ -115,12 +115,16 @@ def test_decision_refuses_stale_or_foreign_binaries(tmp_path):
     pkg = _fake_build(tmp_path / "pkg4")
     (pkg / "_compiled.json").unlink()
     lost = _decide(pkg, environ={})
-    assert not lost.compiled and lost.stale and "without the build record" in lost.reason
+    assert not lost.compiled and lost.degraded and "without the build record" in lost.reason
     pkg = _fake_build(tmp_path / "pkg5")
     (pkg / f"mod{SUFFIXES[0]}").unlink()
     (pkg / "_compiled.json").unlink()
     nothing = _decide(pkg, environ={})
-    assert not nothing.compiled and not nothing.stale
+    assert not nothing.compiled and not nothing.degraded
+    pkg = _fake_build(tmp_path / "pkg7")
+    (pkg / "_compiled.json").write_text(json.dumps({"failed": "compilation failed (CompileError)", "modules": {}}))
+    failed = _decide(pkg, environ={})
+    assert not failed.compiled and failed.degraded and "could not compile" in failed.reason
     pkg = _fake_build(tmp_path / "pkg6")
     (pkg / "other.py").write_text("Y = 1\n")
     (pkg / "other.pxd").write_text("")
