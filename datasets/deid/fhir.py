@@ -51,6 +51,15 @@ hash of the output id) or on every resource (``validate="all"``). A resource
 that fails is quarantined, never emitted. Parsing every resource with
 fhir.resources costs more than all the de-identification above; sampling is
 what keeps the engine several times faster (``benchmarks/deid.py``).
+
+Compiled build: ``fhir.pxd`` beside this file gives the walk static types
+(``_Engine`` and ``_Patient`` become extension types, the walk methods C
+functions) and ``setup.py`` compiles this module with Cython when it can; this
+file stays the source of truth and runs unchanged without a compiler
+(``datasets/deid/_accel.py`` decides which is imported; both give the same
+bytes). The nesting bounds (:data:`MAX_DEPTH_LIMIT`, the Patient harvest
+bound) are fixed numbers rather than the interpreter's recursion limit so that
+deep input is quarantined alike either way.
 """
 
 from __future__ import annotations
