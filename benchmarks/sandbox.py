@@ -17,7 +17,12 @@ per-case cost shows), and a workload model defined below that does a fixed amoun
 per case (about a millisecond, far less than a real imaging model). Both run single-threaded on
 both sides (BLAS threads = 1).
 
-Usage: ``python benchmarks/sandbox.py [--cases 10000] [--repeats 3] [--work 6]``.
+(b) also splits the trivial model's warm batch into host work (case checks, Arrow encoding, score
+checks), the exchange beyond the predict measured inside the sandbox (pipe, harness decoding and
+id check, CPU-clock reading) and the predict itself. Its batches take milliseconds, so it gets
+``--quick-repeats`` (default 21) repeats for a steadier median; the workload model gets ``--repeats``.
+
+Usage: ``python benchmarks/sandbox.py [--cases 10000] [--repeats 3] [--quick-repeats 21] [--work 6]``.
 """
 
 from __future__ import annotations
@@ -116,10 +121,13 @@ def _cold_start(model_dir: Path, work: Path, isolation: str) -> float:
 
 
 def _warm(model_dir: Path, cases, work: Path, isolation: str, repeats: int) -> list[tuple[float, ...]]:
-    """Per repeat, interleaved: (in-process wall, in-process CPU, session wall, session CPU) of one batch.
+    """Per repeat, interleaved: (in-process wall, in-process CPU, session wall, session CPU, exchange wall,
+    in-sandbox predict wall) of one batch.
 
     The session is started once and warmed with a small batch; its CPU is every sandboxed process's plus
-    this process's (Arrow encoding, checks).
+    this process's (Arrow encoding, checks). The exchange wall (``BatchResult.elapsed``: from sending the
+    request to the reply and the CPU reading) and the predict time the harness measured inside the sandbox
+    (``BatchResult.model_seconds``) split the batch's cost into host work, harness + pipe work and predict.
     """
     from validation.sandbox import SandboxSession
     from validation.sandbox.channel import tree_cpu_seconds
@@ -137,7 +145,7 @@ def _warm(model_dir: Path, cases, work: Path, isolation: str, repeats: int) -> l
             cpu = tree_cpu_seconds(s.pid) - c_box + time.process_time() - c_host
             if not result.ok:
                 raise SystemExit(f"sandboxed batch failed: {result.reason}\n{result.stderr_tail}")
-            rows.append((ip_wall, ip_cpu, wall, cpu))
+            rows.append((ip_wall, ip_cpu, wall, cpu, result.elapsed, result.model_seconds))
     return rows
 
 
@@ -162,6 +170,7 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--cases", type=int, default=10_000)
     parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--quick-repeats", type=int, default=21, help="warm-batch repeats of the trivial model")
     parser.add_argument("--work", type=int, default=6, help="matrix products per case in the workload model")
     args = parser.parse_args(argv)
 
@@ -185,7 +194,8 @@ def main(argv: list[str] | None = None) -> None:
         big = pd.DataFrame({"case_id": [f"CASE-{i:07d}" for i in range(args.cases)]})
         n = args.cases
 
-        print(f"sandbox benchmark: {n} cases, medians of {r} interleaved repeats, isolation={isolation}, "
+        print(f"sandbox benchmark: {n} cases, medians of {r} interleaved repeats "
+              f"({max(r, args.quick_repeats)} for the trivial model's warm batch), isolation={isolation}, "
               f"python {sys.version.split()[0]}, {os.cpu_count()} cpus, load average {os.getloadavg()[0]:.1f}")
 
         # (a) Cold start of a session.
@@ -196,8 +206,8 @@ def main(argv: list[str] | None = None) -> None:
         bw, pw = _med(box), _med(plain)
 
         # (b) Steady state through a warm session, interleaved with the in-process anchor.
-        steady = {name: _warm(model, big, work, isolation, r) for name, model in (("constant", constant),
-                                                                                  ("workload", workload))}
+        steady = {"constant": _warm(constant, big, work, isolation, max(r, args.quick_repeats)),
+                  "workload": _warm(workload, big, work, isolation, r)}
         const_w = _med(x[0] for x in steady["constant"])
         work_w = _med(x[0] for x in steady["workload"])
         print(f"\nanchor, in-process predict of {n} cases: constant {const_w:.3f} s wall "
@@ -217,6 +227,12 @@ def main(argv: list[str] | None = None) -> None:
                   f"{_med(x[1] for x in rows):6.3f} s: {100 * (rc - 1):+6.1f} %   (+{extra * 1e6:.0f} us/case wall)")
             verdicts[name] = (rw, rc)
         fixed = _med((x[2] - x[0]) for x in steady["constant"])
+        rows = steady["constant"]
+        print(f"  where it goes (constant model, medians): host checks + Arrow encoding + score checks "
+              f"{_med(x[2] - x[4] for x in rows) * 1e3:.2f} ms; exchange beyond the sandboxed predict (pipe, "
+              f"harness decoding + id check, CPU clock) {_med(x[4] - x[5] for x in rows) * 1e3:.2f} ms; "
+              f"predict in the sandbox {_med(x[5] for x in rows) * 1e3:.2f} ms vs in process "
+              f"{_med(x[0] for x in rows) * 1e3:.2f} ms")
         print(f"  a warm batch costs {fixed * 1e3:.0f} ms beyond predict on {n} cases ({fixed / n * 1e6:.1f} us/case, "
               f"measured with the trivial model): 10% is met by models needing more than "
               f"{fixed / n / 0.10 * 1e6:.0f} us/case")

@@ -157,7 +157,8 @@ def test_check_predictions_returns_the_batch_order_or_a_problem_on_either_path(p
 
 @pytest.mark.parametrize("dtype", DTYPES)
 def test_id_values_builds_the_same_frame_as_to_numpy(dtype):
-    values = ["a", "b", "c"] if dtype in ("str", "object", "string[python]", "string[pyarrow]", "category") else [3, 1, 2]
+    text = dtype in ("str", "object", "string[python]", "string[pyarrow]", "category")
+    values = ["a", "b", "c"] if text else [3, 1, 2]
     ids = pd.Series(values, dtype=dtype)
     scores = np.array([0.1, 0.2, 0.3])
     fast = pd.DataFrame({"case_id": id_values(ids), "score": scores})
