@@ -213,6 +213,7 @@ def _object_action(key: str) -> int:
 _K_SELF, _K_QUANTITY, _K_REFERENCE, _K_CONCEPT, _K_RESOURCE, _K_GENERIC = range(6)
 _PLAN_CACHE_MAX = 4096
 _PLANS: dict[tuple, tuple] = {}
+_PLANS_ONE: dict[str, tuple] = {}  # the same plans for one-member elements, keyed by that member's key
 
 
 def _plan(keys: tuple) -> tuple:
@@ -792,12 +793,20 @@ class _Engine:
     def obj(self, key: str, d: dict, pat: _Patient, local: dict[str, str], depth: int) -> Any:
         if depth > self.max_depth:
             raise _Stop(QuarantineReason.NESTING_TOO_DEEP, f"JSON nested deeper than {self.max_depth} levels")
-        shape = tuple(d)
-        plan = _PLANS.get(shape)
-        if plan is None:
-            plan = _plan(shape)
-            if len(_PLANS) < _PLAN_CACHE_MAX:
-                _PLANS[shape] = plan
+        if len(d) == 1:  # the commonest shape (a Reference, codings only): planned by its key, no key tuple
+            for only in d:
+                plan = _PLANS_ONE.get(only)
+                if plan is None:
+                    plan = _plan((only,))
+                    if len(_PLANS_ONE) < _PLAN_CACHE_MAX:
+                        _PLANS_ONE[only] = plan
+        else:
+            shape = tuple(d)
+            plan = _PLANS.get(shape)
+            if plan is None:
+                plan = _plan(shape)
+                if len(_PLANS) < _PLAN_CACHE_MAX:
+                    _PLANS[shape] = plan
         kind = plan[0]
         if kind == _K_REFERENCE:
             ref = d.get("reference")

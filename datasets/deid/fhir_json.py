@@ -25,10 +25,10 @@ class StrictJsonError(ValueError):
         self.detail = detail
 
 
-def _no_duplicates(pairs: list[tuple[str, Any]], _dict: type = dict, _len: Any = len) -> dict[str, Any]:
-    # called once per JSON object: builtins bound as defaults to skip the global lookups
-    out = _dict(pairs)
-    if _len(out) != _len(pairs):
+def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    # called once per JSON object (a C call to a C function in the compiled build, see fhir_json.pxd)
+    out = dict(pairs)
+    if len(out) != len(pairs):
         raise StrictJsonError(QuarantineReason.DUPLICATE_KEY, "a JSON object repeats a key")
     return out
 
