@@ -5,9 +5,9 @@ gives the same figure for one tree read again and again, at the cost of the tree
 remembers which processes were outside the tree and skips them while they are the same process.
 
 Both count user + system time of every process whose parent chain leads to the root, with the
-time of its reaped children (``cutime``, ``cstime``). What ``/proc`` cannot show is missed by
-both: a process that ends and is reaped between two reads by a parent that was read before it
-ended; that only ever undercounts by the time of processes that end between two reads.
+time of its reaped children (``cutime``, ``cstime``). Both miss what ``/proc`` cannot show: a
+process that ends and is reaped between the read of its parent and its own read is in neither;
+that undercounts one reading only (the next one finds its time in its parent's ``cutime``).
 """
 
 from __future__ import annotations
