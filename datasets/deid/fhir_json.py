@@ -26,11 +26,28 @@ class StrictJsonError(ValueError):
 
 
 def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-    # called once per JSON object (a C call to a C function in the compiled build, see fhir_json.pxd)
-    out = dict(pairs)
+    # Called once per JSON object. A loop rather than dict(pairs): most objects have one to three members,
+    # and the loop (direct dict stores in the compiled build, see fhir_json.pxd) skips dict()'s generic
+    # sequence protocol; in pure Python it is as fast.
+    out = {}
+    for k, v in pairs:
+        out[k] = v
     if len(out) != len(pairs):
         raise StrictJsonError(QuarantineReason.DUPLICATE_KEY, "a JSON object repeats a key")
     return out
+
+
+_WS = " \t\n\r"  # JSON whitespace (RFC 8259), what json.decoder.WHITESPACE matches
+_SCANNERS: list = []  # the strict scanner, made at the first parse (no work at import time)
+
+
+def _scanner() -> Any:
+    # One decoder for every document: json.loads(..., object_pairs_hook=...) builds a new JSONDecoder and
+    # C scanner per call, which costs as much as parsing a small NDJSON line. The scanner clears its key
+    # memo after every document (also on errors), so sharing it changes nothing.
+    if not _SCANNERS:
+        _SCANNERS.append(json.JSONDecoder(object_pairs_hook=_no_duplicates).scan_once)
+    return _SCANNERS[0]
 
 
 def loads_strict(data: str | bytes | bytearray) -> Any:
@@ -61,7 +78,26 @@ def loads_strict(data: str | bytes | bytearray) -> Any:
     datasets.deid.fhir_json.StrictJsonError: a JSON object repeats a key
     """
     try:
-        return json.loads(data, object_pairs_hook=_no_duplicates)
+        # json.loads(data, object_pairs_hook=_no_duplicates), step by step with one shared scanner: the same
+        # input checks, decoding, whitespace rule and errors (JSONDecodeError, TypeError, UnicodeDecodeError).
+        if isinstance(data, str):
+            if data.startswith("\ufeff"):
+                raise json.JSONDecodeError("Unexpected UTF-8 BOM (decode using utf-8-sig)", data, 0)
+            text = data
+        elif isinstance(data, (bytes, bytearray)):
+            text = data.decode(json.detect_encoding(data), "surrogatepass")
+        else:
+            raise TypeError(f"the JSON object must be str, bytes or bytearray, not {type(data).__name__}")
+        start = 0
+        if text and text[0] in _WS:
+            start = len(text) - len(text.lstrip(_WS))
+        try:
+            value, end = _scanner()(text, start)
+        except StopIteration as err:
+            raise json.JSONDecodeError("Expecting value", text, err.value) from None
+        if end != len(text) and text[end:].strip(_WS):
+            raise json.JSONDecodeError("Extra data", text, end)
+        return value
     except StrictJsonError:
         raise
     except RecursionError:
