@@ -51,6 +51,9 @@ cdef class _Engine:
     cdef public dict _ref_cache
     cdef public dict _pref_cache
     cdef public dict _date_memo
+    cdef public object validate_mode
+    cdef public object validation_sample
+    cdef public dict _type_crc
 
     cpdef _Patient register_patient(self, resource, mrn=*)
     cdef _Patient _patient_for_id(self, pid)
@@ -60,6 +63,7 @@ cdef class _Engine:
     cdef map_id(self, rtype, rid)
     cdef bint is_our_id(self, rtype, rid) except -1
     cpdef reference(self, ref, dict local)
+    @cython.locals(slash=Py_ssize_t)
     cdef _reference(self, ref, dict local)
     @cython.locals(i=Py_ssize_t, act=Py_ssize_t, acts=tuple, out=dict, local=dict, shape=tuple, sv=str)
     cpdef dict resource(self, res, _Patient pat, Py_ssize_t depth=*, bint top=*)
@@ -78,8 +82,10 @@ cdef class _Engine:
     cdef check_modifiers(self, v)
     cdef identifiers(self, v, _Patient pat, dict local, Py_ssize_t depth)
     cpdef tuple finish_patients(self)
+    @cython.locals(prefix=object)
     cpdef bint should_validate(self, dict out) except -1
 
 
 cdef tuple _run_one(_Engine engine, res, where, locate=*, pat=*)
 cdef dict _entry(_Engine engine, e, dict out)
+cdef dict _validate_outputs(_Engine engine, list items, locate=*)

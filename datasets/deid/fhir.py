@@ -497,6 +497,9 @@ class _Engine:
         self._ref_cache: dict[str, tuple[str, str]] = {}
         self._pref_cache: dict[str, str | None] = {}  # reference -> Patient logical id (fullurls is set before use)
         self._date_memo: dict[tuple[str, int], str] = {}
+        self.validate_mode = options.validate
+        self.validation_sample = options.validation_sample
+        self._type_crc: dict[str, int] = {}  # resourceType -> crc32 of "<type>/" (should_validate)
 
     # -- patients ---------------------------------------------------------------
     def register_patient(self, resource: dict, mrn: str | None = None) -> _Patient:
@@ -613,6 +616,13 @@ class _Engine:
                     raise _Stop(QuarantineReason.FHIR_BAD_REFERENCE, "a urn:uuid reference does not resolve in its Bundle")
                 self.used_urns.add(low)
             return "urn:uuid:" + self.pseudo.uuid(self.site, u)
+        slash = ref.find("/")
+        if slash > 0:  # the commonest reference, Type/<uuid> of a known type: what _RELATIVE would match
+            rtype = ref[:slash]
+            if _KNOWN_TYPES.get(rtype) is True and len(ref) - slash == 37:
+                rid = ref[slash + 1:]
+                if _is_uuid(rid):
+                    return f"{rtype}/{self.map_id(rtype, rid)}"
         m = _RELATIVE.match(ref) or _ABSOLUTE.match(ref)
         if m:
             rtype, rid = m.group(1), m.group(2)
@@ -970,13 +980,23 @@ class _Engine:
         return tuple(seen.values())
 
     def should_validate(self, out: dict) -> bool:
-        mode = self.options.validate
+        mode = self.validate_mode
         if mode == "all":
             return True
         if mode == "none":
             return False
-        key = f"{out.get('resourceType')}/{out.get('id', '')}".encode()
-        return zlib.crc32(key) % self.options.validation_sample == 0
+        rtype = out.get("resourceType")
+        rid = out.get("id", "")
+        if type(rtype) is str and type(rid) is str:
+            # crc32 of "<type>/<id>" continued from the crc32 of "<type>/", kept per type: the same number
+            prefix = self._type_crc.get(rtype)
+            if prefix is None:
+                prefix = zlib.crc32(f"{rtype}/".encode())
+                if len(self._type_crc) < 4096:
+                    self._type_crc[rtype] = prefix
+            return zlib.crc32(rid.encode(), prefix) % self.validation_sample == 0
+        key = f"{rtype}/{rid}".encode()
+        return zlib.crc32(key) % self.validation_sample == 0
 
 
 def _never_raise(fn):
@@ -1030,6 +1050,10 @@ def _run_one(
                         locate(where, res) if locate else where)
 
 
+def _line_location(n: int, r: Any = None) -> str:
+    return f"line {n}"
+
+
 def _entry_location(i: int, r: Any) -> str:
     rtype = r.get("resourceType") if isinstance(r, dict) else None
     return f"entry[{i}] {rtype if isinstance(rtype, str) and _TYPE.match(rtype) else 'resource'}"
@@ -1045,7 +1069,7 @@ def _entry_resource_location(entries: list) -> Any:
 
 def _validate_outputs(engine: _Engine, items: list[tuple[Any, dict]], locate: Any = None) -> dict[int, Quarantined]:
     bad: dict[int, Quarantined] = {}
-    if engine.options.validate == "none":
+    if engine.validate_mode == "none":
         return bad
     for i, (where, out) in enumerate(items):
         if engine.should_validate(out):
@@ -1310,19 +1334,19 @@ def deidentify_ndjson(
     for _, res, q in parsed:
         if q is None and isinstance(res, dict) and res.get("resourceType") == "Patient":
             engine.register_patient(res)
-    outs: list[tuple[str, dict]] = []
+    outs: list[tuple[int, dict]] = []
     quarantined: list[Quarantined] = []
     for n, res, q in parsed:
         if q is not None:
             quarantined.append(q)
             continue
-        out, q2 = _run_one(engine, res, f"line {n}")
+        out, q2 = _run_one(engine, res, n, _line_location)
         if out is None:
             quarantined.append(q2)  # type: ignore[arg-type]
         else:
-            outs.append((f"line {n}", out))
+            outs.append((n, out))
     patients_out = engine.finish_patients()
-    bad = _validate_outputs(engine, outs)
+    bad = _validate_outputs(engine, outs, _line_location)
     quarantined.extend(bad.values())
     return FhirResult(
         resources=tuple(o for i, (_, o) in enumerate(outs) if i not in bad),
