@@ -114,13 +114,11 @@ _DROP = object()
 _ID = re.compile(r"^[A-Za-z0-9\-.]{1,64}$")
 _TYPE = re.compile(r"^[A-Z][A-Za-z]{1,63}$")
 _UUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
-_HEX_DASH = "0123456789abcdefABCDEF-"
 
 
 def _is_uuid(s: str) -> bool:
-    """Whether ``s`` matches :data:`_UUID` (a fast exact test for 36 characters, the regex otherwise)."""
-    if len(s) == 36:
-        return s[8] == s[13] == s[18] == s[23] == "-" and s.count("-") == 4 and not s.strip(_HEX_DASH)
+    """Whether ``s`` matches :data:`_UUID` (the regex itself: on CPython 3.11 it is faster than a test built from
+    ``str.count`` and ``str.strip``, compiled or not)."""
     return _UUID.match(s) is not None
 
 
@@ -745,13 +743,12 @@ class _Engine:
         if depth > self.max_depth:
             raise _Stop(QuarantineReason.NESTING_TOO_DEEP, f"JSON nested deeper than {self.max_depth} levels")
         out: list[Any] = []
-        append = out.append
         no_scan = key in _NO_SCAN
         for item in v:
             t = type(item)
             if t is str:
                 if no_scan:  # string() would return it unchanged
-                    append(item)
+                    out.append(item)
                     continue
                 r = self.string(key, item, pat)
             elif t is dict:
@@ -761,7 +758,7 @@ class _Engine:
             else:
                 r = item
             if r is not _DROP:
-                append(r)
+                out.append(r)  # a direct list append in the compiled build (a bound method would be a Python call)
         return out if out else _DROP
 
     def string(self, key: str, v: str, pat: _Patient) -> Any:
