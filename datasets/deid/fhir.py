@@ -1318,7 +1318,7 @@ def deidentify_ndjson(
         lines = lines.splitlines()
     engine = _Engine(pseudonymizer, site, options)
     engine.fullurls = {}  # urn:uuid references cannot resolve in NDJSON
-    parsed: list[tuple[int, Any, Quarantined | None]] = []
+    parsed: list[tuple[int, Any, Quarantined | None] | None] = []
     for n, line in enumerate(lines, start=1):
         if not line.strip():
             continue
@@ -1333,7 +1333,9 @@ def deidentify_ndjson(
             engine.register_patient(res)
     outs: list[tuple[int, dict]] = []
     quarantined: list[Quarantined] = []
-    for n, res, q in parsed:
+    for i in range(len(parsed)):
+        n, res, q = parsed[i]
+        parsed[i] = None  # this input is read once: freeing it now lets the next outputs reuse its (cached) memory
         if q is not None:
             quarantined.append(q)
             continue
