@@ -26,7 +26,7 @@ PHI_PATTERNS: tuple[str, ...] = (
 )
 
 
-_TRIGGER = re.compile(r"[0-9@]")
+_TRIGGER = re.compile(r"[\d@]")  # every PHI pattern needs a digit (of any script, as \d in the patterns) or "@"
 
 
 def _min_len(token: str) -> int:

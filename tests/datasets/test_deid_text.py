@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import date, datetime, timedelta
 
 import pytest
@@ -10,7 +11,7 @@ from hypothesis import strategies as st
 
 from datasets.deid.dates import age_band, shift_da, shift_dt, shift_fhir_date
 from datasets.deid.descriptors import clean_descriptor
-from datasets.deid.freetext import REDACTED, FreeTextScanner
+from datasets.deid.freetext import PHI_PATTERNS, REDACTED, FreeTextScanner
 
 
 @settings(max_examples=100, deadline=None)
@@ -104,3 +105,19 @@ def test_scanner_tokens_case_insensitive_whole_words_and_cjk():
     assert s.clean("患者王小明复诊") == f"患者{REDACTED}复诊"
     assert s.clean("Lithium level") == "Lithium level"  # 2-letter ASCII tokens ignored
     assert s.clean("Creatinine 1.2 mg/dL on 2019-03-01") == "Creatinine 1.2 mg/dL on 2019-03-01"
+
+
+_PHI_ONLY = re.compile("|".join(PHI_PATTERNS), re.IGNORECASE)  # a scanner without tokens: the patterns alone
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.text(alphabet=st.one_of(st.sampled_from("ab Z.-+()@\n"), st.characters(categories=["Nd"])), max_size=30))
+def test_scanner_fast_path_never_skips_a_phi_pattern(text):
+    """The scanner's shortcut (no digit and no '@': nothing to redact) holds for digits of every script, which
+    the patterns' \\d matches: e.g. an ID written in Arabic-Indic or full-width digits is redacted too."""
+    assert FreeTextScanner().clean(text) == _PHI_ONLY.sub(REDACTED, text)
+
+
+def test_scanner_redacts_digit_runs_of_other_scripts():
+    assert FreeTextScanner().clean("\u0663" * 9) == REDACTED
+    assert FreeTextScanner().clean("id \uff11\uff12\uff13\uff14\uff15\uff16\uff17\uff18") == f"id {REDACTED}"
