@@ -15,6 +15,8 @@ cdef class Pseudonymizer:
     cdef dict _tag_states, _uid_cache, _token_cache, _check_cache
 
     cpdef _tag(self, domain, body, size)
+    cpdef bytes _mac(self, tuple fields)
+    cpdef _token(self, tuple fields)
     cpdef bint _is_token(self, domain, value) except -1
     cpdef bint _check_token(self, domain, value) except -1
     cpdef uid(self, uid)
