@@ -16,6 +16,9 @@ DICOM (anchor: pydicom ``dcmread`` + ``save_as``, the floor any de-identifier pa
 FHIR (anchor: parsing every resource with fhir.resources R4B: ``json.loads`` + ``model_validate``)
     * clinval: ``deidentify_bundle(bytes)`` with the default sampled validation;
     * also shown: ``Bundle.model_validate_json`` of the whole Bundle.
+    * NDJSON: the same resources as Bulk Data lines (``urn:uuid`` references rewritten as ``Type/id``),
+      ``deidentify_ndjson(lines)`` against ``json.loads`` + ``model_validate`` of every line; each of our
+      rounds runs right after an anchor round.
     Files: the Synthea bundles in ../shared/reference/fhir-r4-synthea.
     The de-identification modules run compiled when ``pip install`` could build them (see
     ``datasets/deid/_accel.py``); the table says which ran, and a second process with
