@@ -27,6 +27,7 @@ PHI_PATTERNS: tuple[str, ...] = (
 
 
 _TRIGGER = re.compile(r"[\d@]")  # every PHI pattern needs a digit (of any script, as \d in the patterns) or "@"
+_PHI_TRIGGER = re.compile(r"@|\d{3}")  # ... and in fact an "@" or three digits in a row (see PHI_PATTERNS)
 
 
 def _min_len(token: str) -> int:
@@ -54,7 +55,7 @@ class FreeTextScanner:
     True
     """
 
-    __slots__ = ("_regex", "_lower", "_memo")
+    __slots__ = ("_pattern", "_regex", "_lower", "_ascii", "_memo")
 
     def __init__(self, tokens: Iterable[str] = ()) -> None:
         toks = sorted({t.strip() for t in tokens if t and len(t.strip()) >= _min_len(t.strip())}, key=len, reverse=True)
@@ -62,8 +63,11 @@ class FreeTextScanner:
             rf"(?<!\w){re.escape(t)}(?!\w)" if t.isascii() else re.escape(t)  # CJK text has no word gaps
             for t in toks
         ] + list(PHI_PATTERNS)
-        self._regex = re.compile("|".join(parts), re.IGNORECASE)
+        # Compiled at the first text that needs it (about a millisecond per patient, and most texts never do).
+        self._pattern = "|".join(parts)
+        self._regex: re.Pattern | None = None
         self._lower = tuple(t.lower() for t in toks)
+        self._ascii = all(t.isascii() for t in toks)
         self._memo: dict[str, str] = {}
 
     def clean(self, text: str) -> str:
@@ -81,4 +85,12 @@ class FreeTextScanner:
         if _TRIGGER.search(text) is None:
             if not any(map(text.lower().__contains__, self._lower)):
                 return text
-        return self._regex.sub(REDACTED, text)
+        elif self._ascii and text.isascii() and _PHI_TRIGGER.search(text) is None:
+            # Digits, but no pattern can match (each needs an "@" or three digits in a row); ASCII tokens in
+            # ASCII text match case-insensitively only where their lower-case form is a substring.
+            if not any(map(text.lower().__contains__, self._lower)):
+                return text
+        regex = self._regex
+        if regex is None:
+            regex = self._regex = re.compile(self._pattern, re.IGNORECASE)
+        return regex.sub(REDACTED, text)

@@ -121,3 +121,45 @@ def test_scanner_fast_path_never_skips_a_phi_pattern(text):
 def test_scanner_redacts_digit_runs_of_other_scripts():
     assert FreeTextScanner().clean("\u0663" * 9) == REDACTED
     assert FreeTextScanner().clean("id \uff11\uff12\uff13\uff14\uff15\uff16\uff17\uff18") == f"id {REDACTED}"
+
+
+def _reference_scanner(tokens: list[str]) -> re.Pattern:
+    """The scanner's definition, rebuilt here: whole-word ASCII tokens (others anywhere), longest first, then the
+    PHI patterns, case-insensitive."""
+    toks = sorted({t.strip() for t in tokens if len(t.strip()) >= (3 if t.strip().isascii() else 2)},
+                  key=len, reverse=True)
+    parts = [rf"(?<!\w){re.escape(t)}(?!\w)" if t.isascii() else re.escape(t) for t in toks]
+    return re.compile("|".join(parts + list(PHI_PATTERNS)), re.IGNORECASE)
+
+
+_words = st.sampled_from(["Stamm", "todd315", "ſtamm", "STAMM704", "Jo", "Zoë", "K\u212aa", "ıan", "555", "12",
+                          "4", "-", "@", ".", " ", "\u0663\u0663\u0663", "MG", "x7", "(", ")"])
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.lists(_words, max_size=12).map(lambda ws: "".join(ws) + " 7"), st.lists(st.sampled_from(
+    ["Stamm", "Todd315", "Jo", "Zoë", "Kian", "stamm704", "Müller", "555-788"]), max_size=4))
+def test_scanner_with_digits_equals_its_definition(text, tokens):
+    """A text with a digit that no pattern can use is returned unchanged only when that is what the whole
+    pattern gives, for ASCII and other tokens and texts (long s, dotless i, Kelvin sign: case-insensitive
+    matches that are not lower-case substrings, so such text goes through the pattern)."""
+    assert FreeTextScanner(tokens).clean(text) == _reference_scanner(tokens).sub(REDACTED, text)
+
+
+def test_scanner_digit_shortcut_examples():
+    s = FreeTextScanner(["Stamm", "Todd"])
+    assert s.clean("Naproxen sodium 22 MG") == "Naproxen sodium 22 MG"
+    assert s.clean("todd took 2 tablets") == f"{REDACTED} took 2 tablets"
+    assert s.clean("\u017ftamm took 2") == f"{REDACTED} took 2"  # long s: not a lower-case substring
+    assert s.clean("call 555-788-5466 or 4 a@b.org") == f"call {REDACTED} or 4 {REDACTED}"
+    # the shortest shapes of each pattern: three digits in a row at most
+    for phi in ("12 345 678", "(12)345 678", "123-45-6789", "a@b.co", "AB123456", "1234567"):
+        assert s.clean(f"x {phi} y") == f"x {REDACTED} y", phi
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.sampled_from(PHI_PATTERNS).flatmap(lambda p: st.from_regex(p, fullmatch=True)),
+       st.sampled_from(["", "call ", "id: "]), st.sampled_from(["", " today", "."]))
+def test_scanner_redacts_every_pattern_shape(phi, before, after):
+    text = before + phi + after
+    assert FreeTextScanner().clean(text) == _PHI_ONLY.sub(REDACTED, text)
