@@ -28,6 +28,13 @@ PHI_PATTERNS: tuple[str, ...] = (
 
 _TRIGGER = re.compile(r"[\d@]")  # every PHI pattern needs a digit (of any script, as \d in the patterns) or "@"
 _PHI_TRIGGER = re.compile(r"@|\d{3}")  # ... and in fact an "@" or three digits in a row (see PHI_PATTERNS)
+_PHI_ONLY: list = []  # the PHI patterns alone (no patient's tokens), compiled once at first use
+
+
+def _phi_only() -> re.Pattern:
+    if not _PHI_ONLY:
+        _PHI_ONLY.append(re.compile("|".join(PHI_PATTERNS), re.IGNORECASE))
+    return _PHI_ONLY[0]
 
 
 def _min_len(token: str) -> int:
@@ -85,11 +92,13 @@ class FreeTextScanner:
         if _TRIGGER.search(text) is None:
             if not any(map(text.lower().__contains__, self._lower)):
                 return text
-        elif self._ascii and text.isascii() and _PHI_TRIGGER.search(text) is None:
-            # Digits, but no pattern can match (each needs an "@" or three digits in a row); ASCII tokens in
-            # ASCII text match case-insensitively only where their lower-case form is a substring.
-            if not any(map(text.lower().__contains__, self._lower)):
-                return text
+        elif self._ascii and text.isascii():
+            # Digits, but when no PHI pattern matches anywhere (none can without an "@" or three digits in a
+            # row) only tokens could; ASCII tokens in ASCII text match case-insensitively only where their
+            # lower-case form is a substring. The patient's own pattern is then not needed.
+            if _PHI_TRIGGER.search(text) is None or _phi_only().search(text) is None:
+                if not any(map(text.lower().__contains__, self._lower)):
+                    return text
         regex = self._regex
         if regex is None:
             regex = self._regex = re.compile(self._pattern, re.IGNORECASE)
