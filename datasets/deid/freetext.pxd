@@ -7,7 +7,7 @@ cdef class FreeTextScanner:
     cdef object _regex
     cdef str _pattern
     cdef tuple _lower
-    cdef bint _ascii
+    cdef bint _plain
     cdef dict _memo
 
     cpdef clean(self, text)

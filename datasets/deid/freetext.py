@@ -37,6 +37,17 @@ def _phi_only() -> re.Pattern:
     return _PHI_ONLY[0]
 
 
+# The non-ASCII characters that re's case-insensitive matching equates with an ASCII one (dotted capital I,
+# dotless i, long s, Kelvin sign); no other non-ASCII character ever matches ASCII text.
+_ASCII_LOOKALIKES = frozenset("\u0130\u0131\u017f\u212a")
+
+
+def _plain_in_ascii(token: str) -> bool:
+    """Whether, in ASCII text, ``token`` matches case-insensitively only where its lower-case form is a substring:
+    an ASCII token, or one with a character that can match no ASCII character (so it never matches there)."""
+    return token.isascii() or any(not c.isascii() and c not in _ASCII_LOOKALIKES for c in token)
+
+
 def _min_len(token: str) -> int:
     # ASCII tokens shorter than 3 would destroy ordinary words; a two-character CJK name is a full name.
     return 3 if token.isascii() else 2
@@ -62,7 +73,7 @@ class FreeTextScanner:
     True
     """
 
-    __slots__ = ("_pattern", "_regex", "_lower", "_ascii", "_memo")
+    __slots__ = ("_pattern", "_regex", "_lower", "_plain", "_memo")
 
     def __init__(self, tokens: Iterable[str] = ()) -> None:
         toks = sorted({t.strip() for t in tokens if t and len(t.strip()) >= _min_len(t.strip())}, key=len, reverse=True)
@@ -74,7 +85,7 @@ class FreeTextScanner:
         self._pattern = "|".join(parts)
         self._regex: re.Pattern | None = None
         self._lower = tuple(t.lower() for t in toks)
-        self._ascii = all(t.isascii() for t in toks)
+        self._plain = all(_plain_in_ascii(t) for t in toks)
         self._memo: dict[str, str] = {}
 
     def clean(self, text: str) -> str:
@@ -92,10 +103,10 @@ class FreeTextScanner:
         if _TRIGGER.search(text) is None:
             if not any(map(text.lower().__contains__, self._lower)):
                 return text
-        elif self._ascii and text.isascii():
+        elif self._plain and text.isascii():
             # Digits, but when no PHI pattern matches anywhere (none can without an "@" or three digits in a
-            # row) only tokens could; ASCII tokens in ASCII text match case-insensitively only where their
-            # lower-case form is a substring. The patient's own pattern is then not needed.
+            # row) only tokens could, and in ASCII text these tokens match only where their lower-case form is
+            # a substring (_plain_in_ascii). The patient's own pattern is then not needed.
             if _PHI_TRIGGER.search(text) is None or _phi_only().search(text) is None:
                 if not any(map(text.lower().__contains__, self._lower)):
                     return text

@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 
 from datasets.deid.dates import age_band, shift_da, shift_dt, shift_fhir_date
 from datasets.deid.descriptors import clean_descriptor
-from datasets.deid.freetext import PHI_PATTERNS, REDACTED, FreeTextScanner
+from datasets.deid.freetext import _ASCII_LOOKALIKES, PHI_PATTERNS, REDACTED, FreeTextScanner
 
 
 @settings(max_examples=100, deadline=None)
@@ -138,7 +138,8 @@ _words = st.sampled_from(["Stamm", "todd315", "ſtamm", "STAMM704", "Jo", "Zoë"
 
 @settings(max_examples=100, deadline=None)
 @given(st.lists(_words, max_size=12).map(lambda ws: "".join(ws) + " 7"), st.lists(st.sampled_from(
-    ["Stamm", "Todd315", "Jo", "Zoë", "Kian", "stamm704", "Müller", "555-788"]), max_size=4))
+    ["Stamm", "Todd315", "Jo", "Zoë", "Kian", "stamm704", "Müller", "555-788", "\u017ftamm", "K\u0131an",
+     "Res\u00e9ndez908", "\u0130an", "\u212aian\u00e9"]), max_size=4))
 def test_scanner_with_digits_equals_its_definition(text, tokens):
     """A text with a digit that no pattern can use is returned unchanged only when that is what the whole
     pattern gives, for ASCII and other tokens and texts (long s, dotless i, Kelvin sign: case-insensitive
@@ -163,3 +164,23 @@ def test_scanner_digit_shortcut_examples():
 def test_scanner_redacts_every_pattern_shape(phi, before, after):
     text = before + phi + after
     assert FreeTextScanner().clean(text) == _PHI_ONLY.sub(REDACTED, text)
+
+
+def test_only_four_non_ascii_characters_match_ascii_case_insensitively():
+    """The scanner's ASCII shortcut relies on this fact of ``re`` (case-insensitive matching is symmetric)."""
+    import string
+
+    every = "".join(chr(c) for c in range(0x80, 0x110000) if not 0xD800 <= c < 0xE000)
+    found = set()
+    for a in string.printable:
+        found |= set(re.compile(re.escape(a), re.IGNORECASE).findall(every))
+    assert found == set(_ASCII_LOOKALIKES)
+    for c in _ASCII_LOOKALIKES:  # and from the other side
+        assert re.compile(re.escape(c), re.IGNORECASE).search(string.ascii_letters)
+
+
+def test_scanner_accented_tokens_and_ascii_text():
+    s = FreeTextScanner(["Res\u00e9ndez908", "Stamm"])
+    assert s.clean("Body mass index 30+ - obesity (finding)") == "Body mass index 30+ - obesity (finding)"
+    assert s.clean("Res\u00e9ndez908 took 2") == f"{REDACTED} took 2"
+    assert FreeTextScanner(["\u017ftamm"]).clean("stamm took 2") == f"{REDACTED} took 2"
