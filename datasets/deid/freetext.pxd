@@ -8,6 +8,7 @@ cdef class FreeTextScanner:
     cdef str _pattern
     cdef tuple _lower
     cdef bint _plain
+    cdef bint _ascii
     cdef dict _memo
 
     cpdef clean(self, text)

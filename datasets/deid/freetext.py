@@ -73,7 +73,7 @@ class FreeTextScanner:
     True
     """
 
-    __slots__ = ("_pattern", "_regex", "_lower", "_plain", "_memo")
+    __slots__ = ("_pattern", "_regex", "_lower", "_plain", "_ascii", "_memo")
 
     def __init__(self, tokens: Iterable[str] = ()) -> None:
         toks = sorted({t.strip() for t in tokens if t and len(t.strip()) >= _min_len(t.strip())}, key=len, reverse=True)
@@ -86,6 +86,7 @@ class FreeTextScanner:
         self._regex: re.Pattern | None = None
         self._lower = tuple(t.lower() for t in toks)
         self._plain = all(_plain_in_ascii(t) for t in toks)
+        self._ascii = all(t.isascii() for t in toks)
         self._memo: dict[str, str] = {}
 
     def clean(self, text: str) -> str:
@@ -101,7 +102,13 @@ class FreeTextScanner:
     def _clean(self, text: str) -> str:
         # Fast path: every pattern needs a digit or '@'; tokens are checked as substrings first.
         if _TRIGGER.search(text) is None:
-            if not any(map(text.lower().__contains__, self._lower)):
+            # No PHI pattern can match: only tokens can, and they match only where their lower-case form is a
+            # substring when the text is ASCII (and the tokens plain, see _plain_in_ascii), or when the tokens
+            # are ASCII and the text has none of the four characters re equates with ASCII ones. Any other text
+            # (e.g. a Greek final sigma against a sigma, or a long s against an s) goes through the pattern.
+            if (self._plain if text.isascii() else self._ascii and _ASCII_LOOKALIKES.isdisjoint(text)) and not any(
+                map(text.lower().__contains__, self._lower)
+            ):
                 return text
         elif self._plain and text.isascii():
             # Digits, but when no PHI pattern matches anywhere (none can without an "@" or three digits in a

@@ -184,3 +184,29 @@ def test_scanner_accented_tokens_and_ascii_text():
     assert s.clean("Body mass index 30+ - obesity (finding)") == "Body mass index 30+ - obesity (finding)"
     assert s.clean("Res\u00e9ndez908 took 2") == f"{REDACTED} took 2"
     assert FreeTextScanner(["\u017ftamm"]).clean("stamm took 2") == f"{REDACTED} took 2"
+
+
+_nodigit_words = st.sampled_from(["Stamm", "stamm", "\u017ftamm", "STAMM", "\u212aian", "kian", "\u0130an", "ian",
+                                  "\u0131an", "\u03a3\u03bf\u03c6\u03af\u03b1", "\u03c3\u03bf\u03c6\u03af\u03b1\u03c2",
+                                  "\u03c3\u03bf\u03c6\u03af\u03b1\u03c3", "\u738b\u5c0f\u660e", "Zo\u00eb", "ZO\u00cb",
+                                  "Stra\u00dfe", "STRASSE", " ", "-", ".", "x"])
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.lists(_nodigit_words, max_size=10).map("".join), st.lists(st.sampled_from(
+    ["Stamm", "\u017ftamm", "Kian", "\u212aian", "Ian", "\u0130an", "\u0131an", "\u03a3\u03bf\u03c6\u03af\u03b1\u03c2",
+     "\u03c3\u03bf\u03c6\u03af\u03b1", "\u738b\u5c0f\u660e", "Zo\u00eb", "Stra\u00dfe"]), max_size=4))
+def test_scanner_without_digits_equals_its_definition(text, tokens):
+    """Text with no digit and no '@' (no PHI pattern applies) keeps only what the whole pattern keeps: tokens
+    are found by case-insensitive matching as re does it, not only as lower-case substrings (a long s, a Kelvin
+    sign, a dotted or dotless i, a Greek final sigma are matched too)."""
+    assert FreeTextScanner(tokens).clean(text) == _reference_scanner(tokens).sub(REDACTED, text)
+
+
+def test_scanner_without_digits_examples():
+    assert FreeTextScanner(["Stamm"]).clean("seen by \u017ftamm") == f"seen by {REDACTED}"
+    assert FreeTextScanner(["Kian"]).clean("seen by \u212aian") == f"seen by {REDACTED}"
+    sofia = "\u03a3\u03bf\u03c6\u03af\u03b1\u03c2"  # a token with a final sigma, written with a plain sigma
+    assert FreeTextScanner([sofia]).clean("\u03c3\u03bf\u03c6\u03af\u03b1\u03c3 \u03b5\u03b4\u03ce") == (
+        f"{REDACTED} \u03b5\u03b4\u03ce")
+    assert FreeTextScanner(["Stamm"]).clean("Body mass index") == "Body mass index"
