@@ -145,6 +145,28 @@ def features(display: np.ndarray, spacing_mm: float, template: dict) -> list[flo
     return lung_features(r, template)
 
 
+def _first(value) -> float:
+    """First number of a DICOM value that may be multi-valued (WindowCenter is VM 1-n)."""
+    try:
+        return float(value[0])
+    except TypeError:
+        return float(value)
+
+
+def windowed(ds) -> np.ndarray:
+    """Stored pixels through the Modality LUT (RescaleSlope/Intercept when present) and the VOI window
+    (WindowCenter/Width when present, else the stored bit depth), clipped to [0, 1]; PhotometricInterpretation is
+    left to the model."""
+    x = ds.pixel_array.astype(np.float64)
+    x = x * float(getattr(ds, "RescaleSlope", 1) or 1) + float(getattr(ds, "RescaleIntercept", 0) or 0)
+    if "WindowCenter" in ds and "WindowWidth" in ds and _first(ds.WindowWidth) > 1:
+        center, width = _first(ds.WindowCenter), _first(ds.WindowWidth)
+        x = (x - (center - 0.5 - (width - 1) / 2)) / (width - 1)  # PS3.3 C.11.2.1.2 linear window, to [0, 1]
+    else:
+        x = x / (2 ** int(ds.BitsStored) - 1)
+    return np.clip(x, 0.0, 1.0)
+
+
 def read_image(path: str, display_image) -> tuple[np.ndarray, float]:
     """Display image (``display_image(dataset)``: each model's own reading of the pixels) and pixel spacing in mm
     (PixelSpacing, else ImagerPixelSpacing) of one DICOM file."""

@@ -18,23 +18,9 @@ import pandas as pd
 import cxr_features
 
 
-def _first(value) -> float:
-    try:
-        return float(value[0])
-    except TypeError:
-        return float(value)
-
-
 def display_image(ds) -> np.ndarray:
     """Pixel data in [0, 1] (Modality LUT, VOI window), bright = dense always assumed."""
-    x = ds.pixel_array.astype(np.float64)
-    x = x * float(getattr(ds, "RescaleSlope", 1) or 1) + float(getattr(ds, "RescaleIntercept", 0) or 0)
-    if "WindowCenter" in ds and "WindowWidth" in ds and _first(ds.WindowWidth) > 1:
-        center, width = _first(ds.WindowCenter), _first(ds.WindowWidth)
-        x = (x - (center - 0.5 - (width - 1) / 2)) / (width - 1)
-    else:
-        x = x / (2 ** int(ds.BitsStored) - 1)
-    return np.clip(x, 0.0, 1.0)
+    return cxr_features.windowed(ds)
 
 
 def read_image(path: str) -> tuple[np.ndarray, float]:

@@ -19,24 +19,9 @@ import pandas as pd
 import cxr_features
 
 
-def _first(value) -> float:
-    """First number of a DICOM value that may be multi-valued (WindowCenter is VM 1-n)."""
-    try:
-        return float(value[0])
-    except TypeError:
-        return float(value)
-
-
 def display_image(ds) -> np.ndarray:
     """Pixel data as a display image in [0, 1] with bright = dense (Modality LUT, VOI window, photometric)."""
-    x = ds.pixel_array.astype(np.float64)
-    x = x * float(getattr(ds, "RescaleSlope", 1) or 1) + float(getattr(ds, "RescaleIntercept", 0) or 0)
-    if "WindowCenter" in ds and "WindowWidth" in ds and _first(ds.WindowWidth) > 1:
-        center, width = _first(ds.WindowCenter), _first(ds.WindowWidth)
-        x = (x - (center - 0.5 - (width - 1) / 2)) / (width - 1)  # PS3.3 C.11.2.1.2 linear window, to [0, 1]
-    else:
-        x = x / (2 ** int(ds.BitsStored) - 1)
-    x = np.clip(x, 0.0, 1.0)
+    x = cxr_features.windowed(ds)
     if str(ds.PhotometricInterpretation) == "MONOCHROME1":
         x = 1.0 - x
     return x
