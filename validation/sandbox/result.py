@@ -12,6 +12,16 @@ STATUSES = ("ok", "failed")
 ISOLATIONS = ("bwrap", "process", "none")
 
 
+def _check_outcome(kind: str, status: str, reason: str, predictions: object) -> None:
+    """The invariants every result shares: a known status, predictions exactly when ok, a reason when failed."""
+    if status not in STATUSES:
+        raise ValueError(f"status must be one of {STATUSES}, got {status!r}.")
+    if (status == "ok") != (predictions is not None):
+        raise ValueError("predictions must be set exactly when status is 'ok'.")
+    if status == "failed" and not reason:
+        raise ValueError(f"a failed {kind} needs a reason.")
+
+
 @dataclass(frozen=True, slots=True, kw_only=True)
 class SandboxResult:
     """What happened when a model ran in the sandbox.
@@ -68,14 +78,9 @@ class SandboxResult:
     uid: int | None = None
 
     def __post_init__(self) -> None:
-        if self.status not in STATUSES:
-            raise ValueError(f"status must be one of {STATUSES}, got {self.status!r}.")
+        _check_outcome("SandboxResult", self.status, self.reason, self.predictions)
         if self.isolation not in ISOLATIONS:
             raise ValueError(f"isolation must be one of {ISOLATIONS}, got {self.isolation!r}.")
-        if (self.status == "ok") != (self.predictions is not None):
-            raise ValueError("predictions must be set exactly when status is 'ok'.")
-        if self.status == "failed" and not self.reason:
-            raise ValueError("a failed SandboxResult needs a reason.")
         if self.n_cases < 0 or not math.isfinite(self.elapsed) or self.elapsed < 0:
             raise ValueError("n_cases and elapsed must be non-negative.")
 
@@ -123,12 +128,7 @@ class BatchResult:
     stderr_bytes: int = 0
 
     def __post_init__(self) -> None:
-        if self.status not in STATUSES:
-            raise ValueError(f"status must be one of {STATUSES}, got {self.status!r}.")
-        if (self.status == "ok") != (self.predictions is not None):
-            raise ValueError("predictions must be set exactly when status is 'ok'.")
-        if self.status == "failed" and not self.reason:
-            raise ValueError("a failed BatchResult needs a reason.")
+        _check_outcome("BatchResult", self.status, self.reason, self.predictions)
 
     @property
     def ok(self) -> bool:
