@@ -443,7 +443,7 @@ def whoami(platform: Platform, principal: Principal) -> dict[str, str]:
 
 # ---- single sign-on (OpenID Connect) identities ----------------------------------------------------------------
 
-_EMAIL = re.compile(r"^[^@\s]{1,200}@[^@\s]{1,200}$")
+_EMAIL = re.compile(r"^[^@\s\x00-\x1f\x7f]{1,64}@[^@\s\x00-\x1f\x7f]{1,255}$")  # RFC 5321 lengths: at most 320
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -469,11 +469,14 @@ def _identity(issuer: str | None, subject: str | None, email: str | None) -> tup
         raise InvalidInput("give either an issuer and a subject, or an e-mail address",
                            hint="--issuer URL --subject ID, or --email ADDRESS")
     if subject is not None:
-        issuer = _check_printable("issuer", (issuer or "").strip(), 300)
-        subject = _check_printable("subject", subject.strip(), 320)
-        if not issuer or not subject:
+        if not (issuer or "").strip() or not subject.strip():
             raise InvalidInput("a subject is unique only within its issuer: give both", hint="--issuer URL --subject ID")
+        issuer = _check_printable("issuer", issuer.strip(), 300)
+        subject = _check_printable("subject", subject.strip(), 320)
         return "sub", issuer, subject
+    if issuer is not None:
+        raise InvalidInput("an e-mail link matches the verified address from any configured provider: give no issuer",
+                           hint="--email ADDRESS alone, or --issuer URL --subject ID")
     address = email.strip().lower()
     if not _EMAIL.match(address):
         raise InvalidInput("that is not an e-mail address", hint="like name@hospital.example")
@@ -502,9 +505,10 @@ def link_identity(platform: Platform, principal: Principal, username: str, *, is
             link = IdentityLink(user_id=user.id, kind=kind, issuer=iss, value=value, created_at=_now())
             session.add(link)
             session.flush()
-            # The identity itself is staff contact data: the event names its kind and a digest, not the value.
+            # The identity itself is staff contact data: the event names the link and its kind, never the value
+            # (nor an unsalted digest of it, which would confirm a guessed address).
             append_event(session, principal, "user.link_identity", "user", _user_id(user),
-                         details={"link": link.id, "kind": kind, "identity_sha256": token_digest(f"{iss}|{value}")})
+                         details={"link": link.id, "kind": kind})
             return _link_info(link)
     except IntegrityError:
         raise Conflict("that single sign-on identity is already linked to a user",

@@ -47,6 +47,7 @@ def test_subject_signs_in_only_with_its_issuer(world):
     assert refused and "00u42" not in json.dumps(refused) and "evil" not in json.dumps(refused)
     events = _events(platform, "user.link_identity")
     assert len(events) == 1 and "00u42" not in json.dumps(events) and events[0]["details"]["kind"] == "sub"
+    assert set(events[0]["details"]) == {"link", "kind"}  # no digest of the identity either: it confirms a guess
 
 
 def test_email_needs_the_providers_verification(world):
@@ -84,6 +85,16 @@ def test_bad_links_are_refused_with_a_reason(world):
                    {"email": "not an address"}):
         with pytest.raises(InvalidInput):
             accounts.link_identity(platform, admin, "rev-h01", **kwargs)
+    with pytest.raises(InvalidInput, match="give both"):
+        accounts.link_identity(platform, admin, "rev-h01", issuer="", subject="s")
+    with pytest.raises(InvalidInput, match="give no issuer"):
+        accounts.link_identity(platform, admin, "rev-h01", issuer=IDP, email="a@b.example")
+    # RFC 5321: a local part of at most 64 characters, a domain of at most 255 (the column holds 320)
+    for address in ("a" * 65 + "@b.example", "a@" + "b" * 256, "a\x00b@c.example"):
+        with pytest.raises(InvalidInput, match="not an e-mail address"):
+            accounts.link_identity(platform, admin, "rev-h01", email=address)
+    longest = accounts.link_identity(platform, admin, "rev-h01", email="a" * 64 + "@" + "b" * 255)
+    assert len(longest.value) == 320
     with pytest.raises(NotFound):
         accounts.link_identity(platform, admin, "nobody", email="n@b.example")
     with pytest.raises(NotFound):
