@@ -39,10 +39,15 @@ class _Group(click.Group):
             ctx.exit(130)
         except (click.exceptions.Exit, click.ClickException, click.Abort):
             raise
-        except OSError as exc:  # a file the user named cannot be read or written: say which and why
-            where = f" {exc.filename}" if exc.filename else ""
-            click.echo(f"Error: cannot access{where}: {exc.strerror or type(exc).__name__}", err=True)
-            click.echo("Hint: check that the folder exists and that you may write to it", err=True)
+        except OSError as exc:
+            if exc.filename:  # a file or folder cannot be read or written: say which and why
+                click.echo(f"Error: cannot access {exc.filename}: {exc.strerror or type(exc).__name__}", err=True)
+                click.echo("Hint: check that it exists and that you may read (and, for output, write) it", err=True)
+            else:  # a socket or another system call, e.g. an unreachable MLflow tracking server or database
+                click.echo(f"Error: a system call failed ({type(exc).__name__}: {exc.strerror or 'no detail'})",
+                           err=True)
+                click.echo("Hint: check that the database and the MLflow tracking server in 'clinval config' "
+                           "are reachable, and that the disk is not full", err=True)
             ctx.exit(1)
         except Exception as exc:  # a bug: say so in one line; the traceback only on request
             if os.environ.get("CLINVAL_DEBUG"):

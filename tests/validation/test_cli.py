@@ -143,3 +143,20 @@ def test_an_unwritable_output_file_is_one_line_not_a_traceback(home, run, tmp_pa
     result = run("audit", "checkpoint", "--out", str(tmp_path / "no-such-folder" / "cp.txt"))
     assert result.exit_code == 1, result.output
     assert "cannot access" in result.output and "Traceback" not in result.output and "internal error" not in result.output
+
+
+def test_a_failed_connection_is_not_reported_as_a_file_problem(home, run):
+    import click
+
+    @click.command("test-connection-refused")
+    def refused():
+        raise ConnectionRefusedError(111, "Connection refused")
+
+    cli.add_command(refused)
+    try:
+        result = run("test-connection-refused")
+    finally:
+        cli.commands.pop("test-connection-refused", None)
+    assert result.exit_code == 1, result.output
+    assert "ConnectionRefusedError: Connection refused" in result.output and "MLflow tracking server" in result.output
+    assert "cannot access" not in result.output and "Traceback" not in result.output
