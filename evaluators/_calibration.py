@@ -281,6 +281,7 @@ def calibration_ci(y_true: Any, y_prob: Any, *, n_boot: int = 2000, seed: Any, m
     if method not in ("percentile", "bca"):
         raise InvalidParameterError(f"method must be 'percentile' or 'bca'; got {method!r}.")
     check_n_boot(n_boot)
+    _inputs.level_z(level)  # a bad level fails here, not after the bootstrap
     estimates = {name: float(stat(np.ones((1, n)))[0]) for name, stat in stats.items()}
     reps = _replicates(yf, p, x, bins, n_bins, key=key, clusters=clusters, n_boot=n_boot, seed=seed,
                        workers=workers, slope_hat=estimates["calibration_slope"])

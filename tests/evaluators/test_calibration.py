@@ -119,3 +119,12 @@ def test_slope_of_overconfident_scores_matches_statsmodels(k):
     x = np.log(p / (1 - p))
     expected = sm.Logit(y, sm.add_constant(x)).fit(disp=0).params[1]
     assert calibration_slope(y, p) == pytest.approx(expected, rel=1e-6)
+
+
+@pytest.mark.parametrize("level", [0.0, 1.0, 2.0, float("nan")])
+def test_calibration_ci_refuses_a_bad_level_before_bootstrapping(level):
+    from evaluators import InvalidParameterError
+
+    y = np.array([0, 1] * 20)
+    with pytest.raises(InvalidParameterError, match="level must be strictly between 0 and 1"):
+        calibration_ci(y, np.linspace(0.1, 0.9, 40), level=level, n_boot=10, seed=1)
