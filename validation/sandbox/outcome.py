@@ -73,9 +73,18 @@ def reply_outcome(
         return failed("limits", f"the predictions exceeded {limits.max_output_bytes} bytes and the run was killed")
     header = reply.header
     if header is None and tail_text.startswith("bwrap: "):
-        return failed("sandbox", "bubblewrap could not start the sandbox: " + common["stderr_tail"].splitlines()[0][:300])
+        # The line itself stays in the captured output: the model could have printed it, so it is no reason text.
+        return failed("sandbox", "bubblewrap could not start the sandbox (its message is in the captured output)")
     if header is None:
         return failed("limits", death_reason(exit_code, sig, limits))
+    try:
+        return _header_outcome(header, reply, frame, limits, expect, failed, common)
+    except Exception:  # noqa: BLE001 - a header of the wrong shape (the model can write one): never a crash
+        return failed("host", "the sandbox's reply was malformed (the model wrote to the harness's data channel)")
+
+
+def _header_outcome(header: dict, reply: Reply, frame, limits: SandboxLimits, expect: str, failed, common: dict):
+    """The outcome a parsed reply header gives (any exception: the header was not the harness's)."""
     if header.get("status") == "failed":
         return failed(*_failure_reason(header, limits))
     if header.get("status") != expect:
