@@ -152,6 +152,10 @@ def test_requests_are_checked_before_they_reach_the_sandbox(session):
     bad.loc[0, "path"] = "../labels.parquet"
     with pytest.raises(CaseTableError, match="absolute or contains '..'"):
         session.predict(bad, input_name="site", path_columns=["path"])
+    mixed = _batch("B0")
+    mixed["case_id"] = pd.Series([1] + [f"x{i}" for i in range(1, len(mixed))], dtype=object)  # unique, no one Arrow type
+    with pytest.raises(CaseTableError, match="cannot be encoded for the sandbox"):
+        session.predict(mixed, input_name="site", path_columns=["path"])
     # A refused request does not end the session.
     assert session.predict(_batch("B1"), input_name="site", path_columns=["path"]).ok
 

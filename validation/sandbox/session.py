@@ -297,13 +297,19 @@ class SandboxSession:
         check_inputs_exist(root, frame, path_columns)
         if self.isolation == "bwrap" and os.geteuid() == 0:
             check_inputs_readable(root, frame, path_columns)
+        try:  # before anything starts: a column Arrow cannot encode (e.g. ids mixing numbers and text)
+            table = pa.Table.from_pandas(frame, preserve_index=False)
+        except (pa.ArrowException, ValueError, TypeError) as exc:
+            raise CaseTableError(
+                f"cases cannot be encoded for the sandbox ({type(exc).__name__}): give each column one type, "
+                "e.g. case ids all text."
+            ) from None
         if not self._ready:
             started = self.start()
             if not started.ok:
                 return started
         self._requests += 1
         sink = pa.BufferOutputStream()
-        table = pa.Table.from_pandas(frame, preserve_index=False)
         with pa.ipc.new_stream(sink, table.schema) as writer:
             writer.write_table(table)
         body = sink.getvalue()
