@@ -84,3 +84,45 @@ def test_one_session_per_worker_and_a_fresh_one_after_a_site_fails(world, picky_
         assert got["case_id"].tolist() == cases["case_id"].tolist()
         assert got["score"].tolist() == [_golden(c) for c in cases["case_id"]]
     assert not (run_dir / "predictions" / "H05").exists()
+
+
+def test_a_checkpoint_that_cannot_be_written_closes_the_tasks_sandbox(world, picky_model, tmp_path, monkeypatch):
+    """Anything escaping a site task (here a full disk at the first checkpoint) closes its session first."""
+    from validation.corpora import corpus_dir
+    from validation.runs import work
+    from validation.sandbox import SandboxSession
+
+    platform, _, _, corpus = world
+    sessions = []
+    real_init = SandboxSession.__init__
+
+    def remember(self, *args, **kwargs):
+        real_init(self, *args, **kwargs)
+        sessions.append(self)
+
+    def disk_full(*args, **kwargs):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(SandboxSession, "__init__", remember)
+    monkeypatch.setattr(work, "_write_atomically", disk_full)
+    job = SiteJob(run_id="disk", site="H01", task="cxr-pneumonia", split="test",
+                  corpus_dir=str(corpus_dir(platform, corpus)), run_dir=str(tmp_path / "run"),
+                  model_dir=str(picky_model), batch_size=8, isolation="bwrap")
+    assert not job.keep_session
+    with pytest.raises(OSError, match="No space left"):
+        work.run_site(job)
+    assert len(sessions) == 1 and not sessions[0].alive and sessions[0].pid is None
+
+
+def test_an_unusable_model_or_input_gives_a_reason_without_host_paths(world, tmp_path):
+    from validation.corpora import corpus_dir
+    from validation.runs import work
+
+    platform, _, _, corpus = world
+    missing = tmp_path / "models" / "gone"
+    job = SiteJob(run_id="paths", site="H01", task="cxr-pneumonia", split="test",
+                  corpus_dir=str(corpus_dir(platform, corpus)), run_dir=str(tmp_path / "run"),
+                  model_dir=str(missing), batch_size=8, isolation="bwrap")
+    outcome = work.run_site(job)
+    assert outcome.state == "failed" and "could not be prepared" in outcome.reason
+    assert "/" not in outcome.reason, outcome.reason  # vendors read it; the audit log keeps it

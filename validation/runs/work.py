@@ -203,8 +203,21 @@ def _open_session(job: SiteJob, limits):
 def run_site(job: SiteJob) -> SiteOutcome:
     """Predict every not-yet-checkpointed batch of one site in the sandbox.
 
-    Returns a failed outcome (never raises) when the model misbehaves; batches already checkpointed stay.
+    Returns a failed outcome (never raises) when the model misbehaves; batches already checkpointed stay. If
+    anything else escapes (a checkpoint that cannot be written, an interrupt), a session that is not kept for
+    the next task is closed first: no sandbox outlives its task.
     """
+    opened: list = []
+    try:
+        return _run_site(job, opened)
+    except BaseException:
+        if not job.keep_session:
+            for session in opened:
+                session.close()
+        raise
+
+
+def _run_site(job: SiteJob, opened: list) -> SiteOutcome:
     from validation.sandbox import SandboxError, SandboxLimits
 
     started = time.monotonic()
@@ -212,9 +225,10 @@ def run_site(job: SiteJob) -> SiteOutcome:
     limits = job.limits or SandboxLimits()
     try:  # launched first, the sandbox loads the model while this process reads the site's cases
         session = _open_session(job, limits)
+        opened.append(session)
     except SandboxError as exc:
-        return SiteOutcome(site=job.site, state="failed", n_cases=0, n_batches=0, batches_done=0, reason=str(exc),
-                           elapsed=time.monotonic() - started, where=where)
+        return SiteOutcome(site=job.site, state="failed", n_cases=0, n_batches=0, batches_done=0,
+                           reason=_unprepared(exc), elapsed=time.monotonic() - started, where=where)
     try:
         cases = site_cases(job.corpus_dir, job.site, job.task, job.split, job.max_cases)
     except (OSError, ValueError, KeyError) as exc:
@@ -243,6 +257,7 @@ def run_site(job: SiteJob) -> SiteOutcome:
         try:
             if not session.alive:
                 session = _open_session(job, limits)
+                opened.append(session)
             isolation = session.isolation
             warnings.extend(w for w in session.warnings if w not in warnings)
             t0 = time.monotonic()
@@ -251,7 +266,7 @@ def run_site(job: SiteJob) -> SiteOutcome:
             result = session.predict(batch, input_name=job.site, path_columns=[_PATH_COLUMN],
                                      batch_size=job.batch_size) if ready.ok else ready
         except SandboxError as exc:  # the case table or this site's inputs are unusable; other sites go on
-            return outcome("failed", str(exc))
+            return outcome("failed", _unprepared(exc))
         if not result.ok:
             return outcome("failed", result.reason)
         clock["model"] += result.model_seconds
@@ -261,3 +276,10 @@ def run_site(job: SiteJob) -> SiteOutcome:
         clock["checkpoint"] += time.monotonic() - t0
         done.add(k)
     return outcome("done")
+
+
+def _unprepared(exc: Exception) -> str:
+    """The site's reason when the sandbox could not be prepared: the class only, since the message names host
+    paths (the corpus, the model store) that vendors and the audit log must not see."""
+    what = "the site's case table or input files" if type(exc).__name__ == "CaseTableError" else "the sandbox"
+    return f"{what} could not be prepared for the model ({type(exc).__name__}); the platform operator can rerun it"
