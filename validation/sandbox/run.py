@@ -37,8 +37,10 @@ def run_model(
     The model is loaded only inside the sandbox. It sees the model directory at ``/model``,
     ``input_root`` at ``/input`` (both read-only) and the case table; nothing else of the host.
     What comes back is one parquet file of predictions, checked again on the host. This is a
-    :class:`SandboxSession` that serves one request; ``wall_seconds`` and ``cpu_seconds`` cover
-    the whole run, start-up included.
+    :class:`SandboxSession` that serves one request; ``wall_seconds`` covers the whole run, start-up
+    included. ``cpu_seconds`` bounds the harness process over the whole run (the kernel's
+    ``RLIMIT_CPU``), and the sandbox's whole process tree per exchange: once while the model loads
+    and once while it predicts (the host's CPU watch, one second of grace each).
 
     Parameters
     ----------
