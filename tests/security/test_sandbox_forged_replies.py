@@ -39,3 +39,16 @@ def test_a_forged_bwrap_line_is_not_the_reason():
     result = _outcome(None, stderr=f"bwrap: {secret}\n".encode(), returncode=1)
     assert result.status == "failed" and result.stage == "sandbox"
     assert "Stamm" not in result.reason and "Main Street" not in result.reason
+
+
+def test_an_ok_reply_must_echo_its_requests_sequence_number():
+    header = {"status": "ok", "seq": 3, "n_rows": 2, "nbytes": 16}
+    reply = Reply(header=header, payload=b"\x00" * 16, stopped=None, returncode=None, stderr_tail=b"",
+                  stderr_bytes=0, elapsed=0.1)
+
+    def outcome(seq):
+        return reply_outcome(reply, FRAME, limits=LIMITS, expect="ok", timeout_reason="t", scrub_paths=[], seq=seq)
+
+    assert outcome(3).ok
+    stale = outcome(4)
+    assert stale.status == "failed" and "another request" in stale.reason

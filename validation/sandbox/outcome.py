@@ -27,6 +27,7 @@ def reply_outcome(
     expect: str,
     timeout_reason: str,
     scrub_paths,
+    seq: int | None = None,
 ) -> BatchResult:
     """The result of one exchange.
 
@@ -43,6 +44,8 @@ def reply_outcome(
         The sentence for a wall-clock timeout.
     scrub_paths : list of str
         Path prefixes scrubbed from the captured output.
+    seq : int, optional
+        The request's sequence number, which an ``ok`` reply must echo (a stale or forged reply does not).
     """
     exit_code, sig = decode_status(reply.returncode)
     tail_text = reply.stderr_tail.decode("utf-8", "replace")[-_STDERR_TAIL_CHARS:]
@@ -78,12 +81,13 @@ def reply_outcome(
     if header is None:
         return failed("limits", death_reason(exit_code, sig, limits))
     try:
-        return _header_outcome(header, reply, frame, limits, expect, failed, common)
+        return _header_outcome(header, reply, frame, limits, expect, failed, common, seq)
     except Exception:  # noqa: BLE001 - a header of the wrong shape (the model can write one): never a crash
         return failed("host", "the sandbox's reply was malformed (the model wrote to the harness's data channel)")
 
 
-def _header_outcome(header: dict, reply: Reply, frame, limits: SandboxLimits, expect: str, failed, common: dict):
+def _header_outcome(header: dict, reply: Reply, frame, limits: SandboxLimits, expect: str, failed, common: dict,
+                    seq: int | None):
     """The outcome a parsed reply header gives (any exception: the header was not the harness's)."""
     if header.get("status") == "failed":
         return failed(*_failure_reason(header, limits))
@@ -91,6 +95,8 @@ def _header_outcome(header: dict, reply: Reply, frame, limits: SandboxLimits, ex
         return failed("host", "the sandbox answered out of turn (the model wrote to the harness's data channel)")
     if expect == "ready":
         return BatchResult(status="ok", reason="", predictions=frame.iloc[:0], **common)
+    if seq is not None and header.get("seq") != seq:
+        return failed("host", "the sandbox answered another request (the model wrote to the harness's data channel)")
     if header.get("n_rows") != len(frame) or len(reply.payload) != 8 * len(frame):
         return failed("host", "the predictions arrived truncated or with trailing bytes")
     predictions, problem = _check_scores(reply.payload, frame)

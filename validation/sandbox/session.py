@@ -329,7 +329,7 @@ class SandboxSession:
             reply, frame, limits=self.limits, expect="ok",
             timeout_reason=timeout_reason or (f"the batch exceeded the wall-clock limit of {wall:g} s "
                                               "and the sandbox was killed"),
-            scrub_paths=self._scrub_paths(),
+            scrub_paths=self._scrub_paths(), seq=self._requests,
         )
         if not result.ok:
             self.close()
