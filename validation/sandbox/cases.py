@@ -12,7 +12,6 @@ __all__ = [
     "existing_dir",
     "checked_cases",
     "check_inputs_exist",
-    "check_world_readable",
     "check_model_readable",
     "check_inputs_readable",
 ]
@@ -101,12 +100,6 @@ def check_inputs_exist(input_root: Path, frame, path_columns: Sequence[str]) -> 
                     f"path column {column!r} row {i} names no file under input_root; "
                     "fix the case table or the input_root."
                 )
-
-
-def check_world_readable(model_dir: Path, input_root: Path, frame, path_columns: Sequence[str]) -> None:
-    """As root the sandbox runs as a throw-away uid, which reads only what 'others' may read."""
-    check_model_readable(model_dir)
-    check_inputs_readable(input_root, frame, path_columns)
 
 
 def check_model_readable(model_dir: Path) -> None:
