@@ -137,3 +137,18 @@ def test_demo_then_serves_the_dashboards_and_its_accounts_sign_in(demo_home):
             out, _ = proc.communicate()
     assert "Reusing corpus" in out and f"Serving the dashboards at http://127.0.0.1:{port}" in out
     assert "Traceback" not in out
+
+
+def test_summary_row_without_interval_or_criteria():
+    from types import SimpleNamespace
+
+    from validation.demo import _summary_row
+
+    sub = SimpleNamespace(model_name="m", model_version="1", protocol_id="p", state="evaluated")
+    overall = {"group_kind": "overall", "metric": "auroc", "estimate": 0.8, "ci_low": None, "ci_high": None, "n": 9}
+    row = _summary_row("x", sub, SimpleNamespace(results=[overall], verdicts=[]))
+    assert row["auroc"] == "0.800 [no CI]" and row["verdict"] == "NO CRITERIA"
+    failed = SimpleNamespace(results=[overall], verdicts=[{"criterion": "c", "status": "fail"}])
+    assert _summary_row("x", sub, failed)["verdict"] == "FAIL"
+    passed = SimpleNamespace(results=[overall], verdicts=[{"criterion": "c", "status": "pass"}])
+    assert _summary_row("x", sub, passed)["verdict"] == "PASS"

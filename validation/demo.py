@@ -210,7 +210,9 @@ def _summary_row(name: str, sub, res) -> dict:
         return row
     overall = next((r for r in res.results if r["group_kind"] == "overall" and r["metric"] == "auroc"), None)
     if overall and overall["estimate"] is not None:
-        row["auroc"] = f"{overall['estimate']:.3f} [{overall['ci_low']:.3f}, {overall['ci_high']:.3f}]"
+        ci = (f" [{overall['ci_low']:.3f}, {overall['ci_high']:.3f}]"
+              if overall["ci_low"] is not None and overall["ci_high"] is not None else " [no CI]")
+        row["auroc"] = f"{overall['estimate']:.3f}{ci}"
         row["n"] = overall["n"]
     sites = [r for r in res.results if r["group_kind"] == "site" and r["metric"] == "auroc"
              and r["estimate"] is not None]
@@ -218,7 +220,7 @@ def _summary_row(name: str, sub, res) -> dict:
         worst = min(sites, key=lambda r: r["estimate"])
         row["worst_site"] = f"{worst['group']} {worst['estimate']:.3f}"
     row["failed"] = [v["criterion"] for v in res.verdicts if v["status"] != "pass"]
-    row["verdict"] = "PASS" if res.verdicts and not row["failed"] else "FAIL"
+    row["verdict"] = "NO CRITERIA" if not res.verdicts else "FAIL" if row["failed"] else "PASS"
     return row
 
 

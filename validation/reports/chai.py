@@ -102,7 +102,8 @@ def to_chai_card(report: Report) -> bytes:
                                             f"{', '.join(proto['subgroups']) or 'none'}.")
     failing_sites = sorted({s["group"] for s in d["sites"] if s.get("metric") == d["forest"]["metric"]
                             and s.get("estimate") is not None and s.get("ci_high") is not None
-                            and d["forest"].get("pooled") and s["ci_high"] < d["forest"]["pooled"]["estimate"]})
+                            and (d["forest"].get("pooled") or {}).get("estimate") is not None
+                            and s["ci_high"] < d["forest"]["pooled"]["estimate"]})
     _add(uses, "CautionedOutOfScopeSettings",
          ("Sites whose upper confidence bound lies below the pooled estimate: " + ", ".join(failing_sites) + ".")
          if failing_sites else "No site performed clearly below the pooled estimate in this validation.")
