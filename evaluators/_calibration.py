@@ -31,6 +31,7 @@ from evaluators._bootstrap import (
     run_chunks,
     seed_sequence,
 )
+from evaluators._recalibration import newton_step
 from evaluators._records import Estimate
 from evaluators._serial_matmul import serial_matmul
 from evaluators.exceptions import InvalidInputError, InvalidParameterError
@@ -102,23 +103,10 @@ def _w_logistic(w: np.ndarray, y: np.ndarray, x: np.ndarray, *, slope: bool, max
         mu = expit(a[:, None] + b[:, None] * x[None, :])
         r = w * (y - mu)
         v = w * mu * (1.0 - mu)
-        ga = r.sum(axis=1)
-        haa = v.sum(axis=1)
         if slope:
-            gb = r @ x
-            hab = v @ x
-            hbb = v @ (x * x)
-            det = haa * hbb - hab * hab
-            with np.errstate(divide="ignore", invalid="ignore"):
-                da = (hbb * ga - hab * gb) / det
-                db = (haa * gb - hab * ga) / det
+            da, db, ok = newton_step(r.sum(axis=1), r @ x, v.sum(axis=1), v @ x, v @ (x * x))
         else:
-            with np.errstate(divide="ignore", invalid="ignore"):
-                da = ga / haa
-            db = np.zeros(m)
-        step = np.abs(da) + np.abs(db)
-        ok = np.isfinite(step)
-        da, db = np.where(ok, da, 0.0), np.where(ok, db, 0.0)
+            da, db, ok = newton_step(r.sum(axis=1), None, v.sum(axis=1), None, None)
         # Step halving: a full Newton step from b = 1 can overshoot when the logits are extreme (scores near 0
         # or 1); halve it until the weighted log-likelihood does not decrease (the fit then always converges
         # for a non-separated sample, as statsmodels' does).

@@ -72,6 +72,26 @@ def _derivative_polynomials(k_max: int) -> np.ndarray:
     return table
 
 
+
+def newton_step(ga: np.ndarray, gb: np.ndarray | None, haa: np.ndarray, hab: np.ndarray,
+                hbb: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The Newton step ``(da, db, ok)`` of a weighted logistic fit from its gradient and Hessian (per replicate).
+
+    ``gb`` is None for the intercept-only fit (``db = 0``; ``hab``, ``hbb`` unused). A step that is not finite
+    (a singular Hessian) is 0 in both parts and ``ok`` is False there.
+    """
+    if gb is not None:
+        det = haa * hbb - hab * hab
+        with np.errstate(divide="ignore", invalid="ignore"):
+            da = (hbb * ga - hab * gb) / det
+            db = (haa * gb - hab * ga) / det
+    else:
+        with np.errstate(divide="ignore", invalid="ignore"):
+            da = ga / haa
+        db = np.zeros(np.shape(ga))
+    ok = np.isfinite(np.abs(da) + np.abs(db))
+    return np.where(ok, da, 0.0), np.where(ok, db, 0.0), ok
+
 @dataclass(frozen=True, slots=True)
 class BinPlan:
     """Cases sorted by ``x`` and cut into bins no wider than ``width``.
@@ -243,20 +263,7 @@ def fit_from_moments(moments: np.ndarray, centre: np.ndarray, sum_y: np.ndarray,
             valid[need] = True
         ar, br, sy, syx = a[rows], b[rows], sum_y[rows], sum_yx[rows]
         sp, s_mu, s_mux, h_aa, h_ab, h_bb = current[:, rows]
-        ga = sy - s_mu
-        if slope:
-            gb = syx - s_mux
-            det = h_aa * h_bb - h_ab * h_ab
-            with np.errstate(divide="ignore", invalid="ignore"):
-                da = (h_bb * ga - h_ab * gb) / det
-                db = (h_aa * gb - h_ab * ga) / det
-        else:
-            with np.errstate(divide="ignore", invalid="ignore"):
-                da = ga / h_aa
-            db = np.zeros(rows.size)
-        step = np.abs(da) + np.abs(db)
-        ok = np.isfinite(step)
-        da, db = np.where(ok, da, 0.0), np.where(ok, db, 0.0)
+        da, db, ok = newton_step(sy - s_mu, syx - s_mux if slope else None, h_aa, h_ab, h_bb)
         before = ar * sy + br * syx - sp
         trial = np.asarray(series.newton_sums(rows, ar + da, br + db))
         after = (ar + da) * sy + (br + db) * syx - trial[0]
