@@ -567,13 +567,25 @@ def _high_entropy(buf: bytes, off: int, cache: dict) -> bool:
     return hit
 
 
+_PRINTABLE = frozenset(range(0x20, 0x7F)) | {0x09, 0x0A, 0x0D}
+
+
+def _in_text(buf: bytes, off: int, n: int, *, reach: int = 16) -> bool:
+    """Whether a hit of ``n`` bytes at ``off`` sits in plain ASCII text (a comment or text chunk inside compressed
+    or random data): fewer than a quarter of the ``reach`` bytes on either side are non-printable. Random bytes are
+    non-printable about 63% of the time, so a chance match in noise is not in text."""
+    context = buf[max(0, off - reach):off] + buf[off + n:off + n + reach]
+    return sum(b not in _PRINTABLE for b in context) < max(1, len(context) // 4)
+
+
 def _scan_blob(m: _Matcher, name: str, data: bytes, hits: dict, depth: int = 0) -> None:
     buf, span, decoded = _dicom_layout(data)
     loc = name + "#decoded" if decoded else name
     entropy: dict[int, bool] = {}
     for off, pi in m.find(buf):
         p, kind, enc = m.patterns[pi]
-        if len(p) < _STRONG and ((span is not None and span[0] <= off < span[1]) or _high_entropy(buf, off, entropy)):
+        if len(p) < _STRONG and ((span is not None and span[0] <= off < span[1])
+                                 or (_high_entropy(buf, off, entropy) and not _in_text(buf, off, len(p)))):
             continue
         _record(hits, kind, loc, off, enc)
     pq_text = _parquet_decoded(data)

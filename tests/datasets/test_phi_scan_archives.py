@@ -109,3 +109,14 @@ def test_weak_tokens_count_in_text_and_in_low_entropy_binary_records():
     got = _classes(scan([], TOKENS, extra_blobs=blobs))
     assert ("mixed.bin", "patient_name") in got
     assert ("platform.db", "patient_name") in got
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_weak_tokens_in_a_text_chunk_inside_random_data_count(seed):
+    """A comment or text chunk (JPEG COM, PNG tEXt, a zip member name) inside compressed data is still text."""
+    rng = np.random.default_rng(seed)
+    noise = rng.integers(0, 256, size=64 * 1024, dtype=np.uint8).tobytes()
+    chunk = f" COMMENT: seen by the ward team, patient {WEAK}, follow-up in two weeks ".encode()
+    blob = noise[:30_000] + chunk + noise[30_000:]
+    assert _entropy(blob[28_000:32_096]) > 7.5
+    assert ("chunk.bin", "patient_name") in _classes(scan([], TOKENS, extra_blobs={"chunk.bin": blob}))
