@@ -189,7 +189,9 @@ def _string_action(key: str) -> int:
 
 
 def _resource_action(rtype: str, key: str) -> int:
-    if key in _DROP_KEYS or key[0] == "_" or key == "resourceType" or key in _RESOURCE_DROP.get(rtype, ()):
+    if not key:
+        raise _Stop(QuarantineReason.FHIR_VALIDATION_FAILED, "a JSON member has an empty name")
+    if key in _DROP_KEYS or key[:1] == "_" or key == "resourceType" or key in _RESOURCE_DROP.get(rtype, ()):
         return _SKIP
     if key in _RESOURCE_KEYS:
         return {"id": _A_ID, "text": _SKIP, "meta": _A_META, "contained": _A_CONTAINED}[key]
@@ -199,7 +201,9 @@ def _resource_action(rtype: str, key: str) -> int:
 
 
 def _object_action(key: str) -> int:
-    if key in _DROP_KEYS or key[0] == "_":
+    if not key:
+        raise _Stop(QuarantineReason.FHIR_VALIDATION_FAILED, "a JSON member has an empty name")
+    if key in _DROP_KEYS or key[:1] == "_":
         return _SKIP
     if key in _SPECIAL_KEYS:
         return _SPECIAL
@@ -722,7 +726,7 @@ class _Engine:
             raise _Stop(QuarantineReason.FHIR_VALIDATION_FAILED, "meta is not an object")
         out = {}
         for k, x in v.items():
-            if k in ("source", "extension") or k[0] == "_":
+            if k in ("source", "extension") or k[:1] == "_":
                 continue
             nx = self.array(k, x, pat, local, depth + 1) if type(x) is list else self.value(k, x, pat, local, depth + 1)
             if nx is not _DROP:
@@ -941,7 +945,7 @@ class _Engine:
                         new[k] = pat.pseudonym
                     else:
                         new[k] = self.pseudo.identifier_value(self.site, system, x)
-                elif k in _DROP_KEYS or k[0] == "_" or k == "extension":
+                elif k in _DROP_KEYS or k[:1] == "_" or k == "extension":
                     continue
                 else:
                     nx = self.value(k, x, pat, local, depth + 1)

@@ -423,6 +423,22 @@ def test_unknown_modifier_extension_and_invalid_resources_are_quarantined():
         is QuarantineReason.FHIR_UNKNOWN_RESOURCE_TYPE
 
 
+@pytest.mark.parametrize("where", ["top", "element", "alone", "list"])
+def test_a_member_with_an_empty_name_is_quarantined_with_its_reason(where):
+    res = _observation()
+    if where == "top":
+        res[""] = "Zhang"
+    elif where == "element":
+        res["code"][""] = "Zhang"
+    elif where == "alone":
+        res["valueQuantity"] = {"": "Zhang"}
+    else:
+        res["category"] = [{"": "Zhang"}]
+    q = deidentify_fhir_resource(res, pseudonymizer=Pseudonymizer(SECRET), site="H01").quarantined
+    assert len(q) == 1 and q[0].reason is QuarantineReason.FHIR_VALIDATION_FAILED, q
+    assert "empty name" in q[0].detail and "Zhang" not in q[0].detail
+
+
 @pytest.mark.parametrize(
     "ref",
     ["Patient/../../etc/passwd", "../Patient/1", "Patient/", "urn:uuid:not-a-uuid", "file:///etc/passwd",
