@@ -62,6 +62,7 @@ _DEFLATED = b"1.2.840.10008.1.2.1.99"
 _ENTROPY_WINDOW = 4096
 _ENTROPY_BITS = 7.5  # bits per byte above which a window is compressed or random data
 _MAX_INFLATE = 256 << 20
+_MAX_TOTAL_INFLATE = 1 << 30  # inflated bytes of all the archives nested in one file (a nested zip bomb stops here)
 _MAX_MEMBERS = 10_000
 _MAX_ARCHIVE_DEPTH = 3
 UNSCANNED = "unscanned_archive"
@@ -578,7 +579,8 @@ def _in_text(buf: bytes, off: int, n: int, *, reach: int = 16) -> bool:
     return sum(b not in _PRINTABLE for b in context) < max(1, len(context) // 4)
 
 
-def _scan_blob(m: _Matcher, name: str, data: bytes, hits: dict, depth: int = 0) -> None:
+def _scan_blob(m: _Matcher, name: str, data: bytes, hits: dict, depth: int = 0, budget: list | None = None) -> None:
+    budget = [_MAX_TOTAL_INFLATE] if budget is None else budget  # bytes left to inflate for this top-level file
     buf, span, decoded = _dicom_layout(data)
     loc = name + "#decoded" if decoded else name
     entropy: dict[int, bool] = {}
@@ -593,20 +595,26 @@ def _scan_blob(m: _Matcher, name: str, data: bytes, hits: dict, depth: int = 0) 
         for off, pi in m.find(pq_text):
             _, kind, enc = m.patterns[pi]
             _record(hits, kind, name + "#decoded", off, enc)
-    for member, content in _archive_members(name, data, depth):
+    for member, content in _archive_members(name, data, depth, budget):
         if content is None:
             _record(hits, UNSCANNED, member, 0, "")
         else:
-            _scan_blob(m, member, content, hits, depth + 1)
+            _scan_blob(m, member, content, hits, depth + 1, budget)
 
 
-def _archive_members(name: str, data: bytes, depth: int) -> Iterator[tuple[str, bytes | None]]:
-    """(location, content or None when it cannot be read in full) of a gzip stream or of each zip member."""
+def _archive_members(name: str, data: bytes, depth: int, budget: list) -> Iterator[tuple[str, bytes | None]]:
+    """(location, content or None when it cannot be read in full) of a gzip stream or of each zip member.
+
+    Each content is at most :data:`_MAX_INFLATE` bytes and takes its size from ``budget[0]``, the bytes all the
+    archives of one top-level file may still inflate; beyond either, the member is unscanned."""
     if data[:2] == b"\x1f\x8b":
         if depth >= _MAX_ARCHIVE_DEPTH:
             yield f"{name}!gunzip", None
             return
-        yield f"{name}!gunzip", _gunzip(data)
+        content = _gunzip(data, min(_MAX_INFLATE, budget[0]))
+        if content is not None:
+            budget[0] -= len(content)
+        yield f"{name}!gunzip", content
     elif data[:4] in (b"PK\x03\x04", b"PK\x05\x06"):
         import zipfile
 
@@ -623,24 +631,29 @@ def _archive_members(name: str, data: bytes, depth: int) -> Iterator[tuple[str, 
             loc = f"{name}!member[{i}]"  # by index: a member's name may itself be PHI (its bytes are scanned raw)
             if info.is_dir():
                 continue
+            limit = min(_MAX_INFLATE, budget[0])
             try:
                 with zf.open(info) as f:
-                    content = f.read(_MAX_INFLATE + 1)
+                    content = f.read(limit + 1)
             except (zipfile.BadZipFile, OSError, ValueError, EOFError, NotImplementedError, RuntimeError,
                     zlib.error):
                 content = None  # encrypted, unsupported compression or corrupt
-            yield loc, content if content is not None and len(content) <= _MAX_INFLATE else None
+            if content is not None and len(content) > limit:
+                content = None
+            if content is not None:
+                budget[0] -= len(content)
+            yield loc, content
 
 
-def _gunzip(data: bytes) -> bytes | None:
-    """Every member of a gzip file inflated (at most :data:`_MAX_INFLATE` bytes), or None if that is not possible."""
+def _gunzip(data: bytes, limit: int = _MAX_INFLATE) -> bytes | None:
+    """Every member of a gzip file inflated (at most ``limit`` bytes), or None if that is not possible."""
     out = bytearray()
     rest = data
     try:
         while rest[:2] == b"\x1f\x8b":
             d = zlib.decompressobj(wbits=31)
-            out += d.decompress(rest, _MAX_INFLATE + 1 - len(out))
-            if len(out) > _MAX_INFLATE or not d.eof:
+            out += d.decompress(rest, limit + 1 - len(out))
+            if len(out) > limit or not d.eof:
                 return None  # too large, or truncated
             rest = d.unused_data
     except zlib.error:

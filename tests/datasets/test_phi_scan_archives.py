@@ -120,3 +120,16 @@ def test_weak_tokens_in_a_text_chunk_inside_random_data_count(seed):
     blob = noise[:30_000] + chunk + noise[30_000:]
     assert _entropy(blob[28_000:32_096]) > 7.5
     assert ("chunk.bin", "patient_name") in _classes(scan([], TOKENS, extra_blobs={"chunk.bin": blob}))
+
+
+def test_the_archives_of_one_file_share_one_inflate_budget(monkeypatch):
+    """Members are inflated until the file's budget is spent; the rest are reported unscanned (a nested zip
+    bomb costs at most the budget), and another file starts with a budget of its own."""
+    monkeypatch.setattr(phi_scan, "_MAX_TOTAL_INFLATE", 25_000)
+    members = {f"m{i}.txt": b"x" * 10_000 for i in range(3)} | {"last.txt": TEXT}
+    archive = _zip(members)
+    got = _classes(scan([], TOKENS, extra_blobs={"a.zip": archive, "b.zip": _zip({"only.txt": TEXT})}))
+    assert ("a.zip!member[2]", UNSCANNED) in got  # 10,000 bytes with 5,000 left
+    assert ("a.zip!member[3]", "patient_name") in got  # a small member still fits
+    assert not any(loc in ("a.zip!member[0]", "a.zip!member[1]") for loc, _ in got)
+    assert ("b.zip!member[0]", "patient_name") in got  # its own budget
