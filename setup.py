@@ -93,7 +93,7 @@ class BuildCompiledOrPure(build_ext):
             self.inplace = inplace  # setuptools clears it while building and restores it only on success
             self._forget_binaries()
             _banner(f"compiling the de-identification modules failed ({type(exc).__name__}: {exc}); "
-                    "the pure-Python modules are used (correct, about 1.5x slower).")
+                    "the pure-Python modules are used (correct, about 1.35x slower).")
             for _, built, in_tree in self._outputs()[:1]:
                 for where in (built, in_tree):
                     if where is not None:
